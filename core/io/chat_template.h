@@ -1,0 +1,45 @@
+#pragma once
+// Renders a model's own `chat_template` (tokenizer_config.json) with a Jinja
+// subset interpreter that covers the templates of the supported families:
+// for/if/elif/else/set/namespace/macro, loop variables, filters (trim, length,
+// tojson, upper, lower, default, join, ...), string methods, tests, raise_exception.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace glq::io {
+
+struct ChatMessage {
+    std::string role;     // system | user | assistant | tool
+    std::string content;
+};
+
+class ChatTemplate {
+public:
+    // Parses the template; throws glq::Error(where, "line L: ...") on a syntax error.
+    ChatTemplate(const std::string& source, const std::string& where = "chat_template");
+    ChatTemplate(ChatTemplate&&) noexcept;
+    ChatTemplate& operator=(ChatTemplate&&) noexcept;
+    ~ChatTemplate();
+
+    // Reads tokenizer_config.json's chat_template (string, or the "default"
+    // entry of a list), bos_token and eos_token. Throws if there is none.
+    static ChatTemplate from_tokenizer_config(const std::filesystem::path& tokenizer_config_json);
+
+    std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+    // Full control: the Jinja context (messages, add_generation_prompt, bos_token, tools, ...).
+    std::string render(const nlohmann::json& context) const;
+
+    const std::string& source() const;
+    std::string bos_token, eos_token;  // injected into the context by render(messages, ...)
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace glq::io

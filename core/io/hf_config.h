@@ -1,0 +1,61 @@
+#pragma once
+// The parts of an HF config.json that the engine needs, for the llama-family
+// model types we support: llama, mistral, qwen2, qwen3 (q/k norm), smollm3
+// (NoPE layers). SmolLM2 checkpoints are model_type "llama".
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace glq::io {
+
+struct RopeScaling {
+    std::string type = "default";  // "default", "linear", "llama3"
+    double factor = 1.0;
+    double low_freq_factor = 1.0;
+    double high_freq_factor = 4.0;
+    int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+    std::string model_type;        // llama | mistral | qwen2 | qwen3 | smollm3
+    std::string architecture;      // architectures[0], e.g. LlamaForCausalLM
+    int64_t vocab_size = 0;
+    int64_t hidden_size = 0;
+    int64_t intermediate_size = 0;
+    int64_t num_hidden_layers = 0;
+    int64_t num_attention_heads = 0;
+    int64_t num_key_value_heads = 0;
+    int64_t head_dim = 0;          // explicit or hidden_size / num_attention_heads
+    int64_t max_position_embeddings = 2048;
+    double rms_norm_eps = 1e-6;
+    double rope_theta = 10000.0;
+    RopeScaling rope_scaling;
+    bool tie_word_embeddings = false;
+    bool attention_bias = false;   // qwen2: q/k/v have bias
+    bool mlp_bias = false;
+    bool qk_norm = false;          // qwen3: RMSNorm on q and k per head
+    std::optional<int64_t> sliding_window;
+    std::vector<bool> use_rope;    // per layer; false = NoPE layer (smollm3)
+    std::string torch_dtype = "bfloat16";
+    std::optional<int64_t> bos_token_id;
+    std::vector<int64_t> eos_token_ids;
+    std::optional<int64_t> pad_token_id;
+    std::string hidden_act = "silu";
+
+    nlohmann::json raw;            // the whole config.json, kept for export
+
+    // Parses and validates; every problem throws glq::Error naming `where`
+    // (the config.json path) and the key, e.g. "missing key 'hidden_size'" or
+    // "unsupported model_type 'gpt2' (supported: llama, mistral, qwen2, qwen3, smollm3)".
+    static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
+    static ModelConfig load(const std::filesystem::path& config_json);
+
+    int64_t num_parameters() const;  // of the dense model, embeddings included
+};
+
+} // namespace glq::io

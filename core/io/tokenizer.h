@@ -1,0 +1,55 @@
+#pragma once
+// tokenizer.json (HF `tokenizers` format) in plain C++: BPE with merges,
+// byte-level and Metaspace/SentencePiece styles, the Split pre-tokenizers of
+// GPT-2 / Llama-3 / Qwen2 (Unicode classes), normalizers, added/special
+// tokens and decoders. Ids must equal those of the HF `tokenizers` package.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glq::io {
+
+class Tokenizer {
+public:
+    // Throws glq::Error naming the file on a missing/unreadable/unsupported tokenizer.json.
+    static Tokenizer load(const std::filesystem::path& tokenizer_json);
+    static Tokenizer from_json_string(const std::string& json, const std::string& where);
+    Tokenizer(Tokenizer&&) noexcept;
+    Tokenizer& operator=(Tokenizer&&) noexcept;
+    ~Tokenizer();
+
+    // add_special_tokens applies the post-processor (e.g. a BOS prefix), as HF does.
+    std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = false) const;
+    std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
+
+    int64_t vocab_size() const;  // including added tokens
+    std::optional<int32_t> token_to_id(std::string_view token) const;
+    std::string id_to_token(int32_t id) const;
+    bool is_special(int32_t id) const;
+
+    // Streaming decode for generation: feed ids one at a time, get back only
+    // complete UTF-8 text (never a broken multi-byte sequence).
+    class StreamDecoder {
+    public:
+        explicit StreamDecoder(const Tokenizer& tok, bool skip_special_tokens = true);
+        std::string push(int32_t id);
+        std::string flush();  // whatever is left at the end
+    private:
+        const Tokenizer* tok_;
+        bool skip_special_;
+        std::vector<int32_t> ids_;
+        std::size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+    };
+
+private:
+    struct Impl;
+    explicit Tokenizer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace glq::io

@@ -1,0 +1,105 @@
+#include "tests/support/test.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+namespace glq::test {
+namespace {
+
+struct Case {
+    const char* name;
+    TestFn fn;
+    const char* file;
+    int line;
+};
+
+std::vector<Case>& registry() {
+    static std::vector<Case> cases;
+    return cases;
+}
+
+std::filesystem::path g_temp;
+
+} // namespace
+
+Registrar::Registrar(const char* name, TestFn fn, const char* file, int line) {
+    registry().push_back({name, fn, file, line});
+}
+
+void fail(const std::string& message, const char* file, int line) {
+    std::ostringstream ss;
+    ss << file << ":" << line << ": " << message;
+    throw Failure{ss.str()};
+}
+
+void skip(const std::string& reason) { throw Skipped{reason}; }
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+static std::filesystem::path env_path(const char* name, const char* fallback) {
+    auto v = env(name);
+    return v.empty() ? std::filesystem::path(fallback) : std::filesystem::path(v);
+}
+
+std::filesystem::path shared_data() { return env_path("GLQ_SHARED_DATA", "../shared/data"); }
+std::filesystem::path test_data() { return env_path("GLQ_TEST_DATA", "tests/data"); }
+
+std::filesystem::path temp_dir() {
+    if (g_temp.empty()) {
+        std::random_device rd;
+        g_temp = std::filesystem::temp_directory_path() /
+                 ("glq-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+        std::filesystem::create_directories(g_temp);
+    }
+    return g_temp;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
+} // namespace glq::test
+
+int main(int argc, char** argv) {
+    using namespace glq::test;
+    std::string filter = argc > 1 ? argv[1] : "";
+    int passed = 0, failed = 0, skipped = 0;
+    for (const auto& c : registry()) {
+        if (!filter.empty() && std::string(c.name).find(filter) == std::string::npos) continue;
+        auto t0 = std::chrono::steady_clock::now();
+        std::string outcome;
+        try {
+            c.fn();
+            ++passed;
+            outcome = "ok";
+        } catch (const Failure& f) {
+            ++failed;
+            outcome = "FAILED\n    " + f.message;
+        } catch (const Skipped& s) {
+            ++skipped;
+            outcome = "skipped (" + s.reason + ")";
+        } catch (const std::exception& e) {
+            ++failed;
+            outcome = std::string("FAILED\n    unexpected exception: ") + e.what();
+        } catch (...) {
+            ++failed;
+            outcome = "FAILED\n    unknown exception";
+        }
+        if (!g_temp.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(g_temp, ec);
+            g_temp.clear();
+        }
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        std::cout << c.name << " ... " << outcome << " [" << static_cast<long>(ms) << " ms]" << std::endl;
+    }
+    std::cout << passed << " passed, " << failed << " failed, " << skipped << " skipped" << std::endl;
+    if (failed > 0) return 1;
+    if (passed == 0 && skipped > 0) return 77;
+    return 0;
+}

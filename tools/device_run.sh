@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Everything the GPU session needs, in as few device calls as possible.
+# Run on the device machine from the repository root; results go to $OUT.
+#
+#   tools/device_run.sh stash            keep a carried demo-GGUF part (.carry/demo-?/) in /tmp/glq-demo
+#   tools/device_run.sh build            configure + build (no Qt; CUDA for sm_90)
+#   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python)
+#   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
+#   tools/device_run.sh build test bench (stages run in order; stash always runs first)
+#
+# The demo GGUF (98 MB) is over the 64 MiB a call may carry, so it travels in
+# three parts (.carry/demo-a, -b, -c), one per call, while the machine stays warm.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${OUT:-/tmp/glq-out}"
+mkdir -p "$OUT"
+BUILD="$ROOT/build-device"
+DEMO_STASH=/tmp/glq-demo
+DEMO_GGUF="$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+DEMO_DIR="$ROOT/models/SmolLM2-135M-Instruct"
+PY=python3
+status=0
+
+log() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+stash() {
+  mkdir -p "$DEMO_STASH"
+  for part in .carry/demo-*/demo.part.*; do
+    [ -f "$part" ] && cp -n "$part" "$DEMO_STASH/"
+  done
+  ls "$DEMO_STASH" 2>/dev/null | tr '\n' ' '; echo
+  if [ ! -f "$DEMO_GGUF" ] && [ "$(ls "$DEMO_STASH"/demo.part.* 2>/dev/null | wc -l)" = 3 ]; then
+    mkdir -p "$ROOT/models"
+    cat "$DEMO_STASH"/demo.part.* > "$DEMO_GGUF"
+    sha256sum "$DEMO_GGUF"
+  fi
+}
+
+install_wheels() {
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+      && export PYTHONPATH=/tmp/site
+  fi
+}
+
+build() {
+  log build
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee "$OUT/gpu.txt"
+  local prefix
+  prefix="$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+  cmake -S . -B "$BUILD" -G Ninja -DGLQ_BUILD_GUI=OFF -DGLQ_CUDA_ARCHITECTURES=90 \
+        -DCMAKE_PREFIX_PATH="$prefix" -DGLQ_TEST_PYTHON="$(command -v $PY)" > "$OUT/cmake.log" 2>&1 \
+    || { tail -30 "$OUT/cmake.log"; return 1; }
+  ninja -C "$BUILD" -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
+  echo "build ok"
+  if [ -f "$DEMO_GGUF" ] && [ ! -f "$DEMO_DIR/model.safetensors" ]; then
+    "$BUILD/app/glqw" import-gguf "$DEMO_GGUF" "$DEMO_DIR" 2>&1 | tail -3
+  fi
+}
+
+run_tests() {
+  log tests
+  install_wheels
+  ctest --test-dir "$BUILD" -L "gpu|core|io|python" --output-on-failure -j 4 --timeout 900 \
+    > "$OUT/ctest.log" 2>&1
+  local rc=$?
+  grep -E "Test +#|tests passed|tests failed|Skipped|\*\*\*" "$OUT/ctest.log" | tail -60
+  return $rc
+}
+
+bench() {
+  log bench
+  install_wheels
+  local glqw="$BUILD/app/glqw"
+  "$glqw" bench-engine --random-llama-1b --device cuda --dtype bf16 --prompt-tokens 128 \
+      --new-tokens 256 --repeats 5 --json "$OUT/engine_llama1b.json" 2>&1 | tail -5
+  if [ -d "$DEMO_DIR" ]; then
+    "$glqw" bench-engine "$DEMO_DIR" --device cuda --dtype bf16 --prompt-tokens 128 \
+        --new-tokens 256 --repeats 5 --json "$OUT/engine_demo.json" 2>&1 | tail -5
+    $PY tools/bench_hf_generate.py --model "$DEMO_DIR" --json "$OUT/hf_generate.json" 2>&1 | grep -v Warning | tail -8
+  else
+    $PY tools/bench_hf_generate.py --json "$OUT/hf_generate.json" 2>&1 | grep -v Warning | tail -8
+  fi
+}
+
+stash
+for stage in "$@"; do
+  case "$stage" in
+    stash) ;;
+    build) build || status=1 ;;
+    test) run_tests || status=1 ;;
+    bench) bench || status=1 ;;
+    *) echo "unknown stage $stage"; status=2 ;;
+  esac
+done
+exit $status

@@ -52,8 +52,11 @@ public:
     ~SafetensorsFile();
 
     const std::string& path() const { return path_; }
+    // In data-block order (ascending offsets).
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    uint64_t file_size() const { return map_size_; }
+    uint64_t header_size() const { return data_start_; }  // 8 + JSON header length
     const TensorInfo* find(const std::string& name) const;
     // Throws glq::Error naming the file and the tensor if absent.
     TensorView view(const std::string& name) const;
@@ -70,7 +73,9 @@ private:
 };
 
 // All the weights of an HF model directory: model.safetensors, or the shards
-// listed in model.safetensors.index.json.
+// listed in model.safetensors.index.json. With an index, every named shard
+// must exist, hold the tensors the index assigns to it, and no tensor may
+// live in two shards; a shard may hold tensors the index does not list.
 class SafetensorsModel {
 public:
     static SafetensorsModel open_dir(const std::filesystem::path& dir);
@@ -79,7 +84,9 @@ public:
     TensorView view(const std::string& name) const;
     std::vector<std::string> names() const;  // sorted
     const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
-    uint64_t total_bytes() const;
+    uint64_t total_bytes() const;  // tensor data only
+    uint64_t file_bytes() const;   // the safetensors files' sizes on disk (headers included)
+    const std::string& dir() const { return dir_; }
 
 private:
     std::string dir_;

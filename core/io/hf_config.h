@@ -2,6 +2,16 @@
 // The parts of an HF config.json that the engine needs, for the llama-family
 // model types we support: llama, mistral, qwen2, qwen3 (q/k norm), smollm3
 // (NoPE layers). SmolLM2 checkpoints are model_type "llama".
+//
+// Keys absent from config.json take the defaults of the transformers 5.17
+// config class of that model_type (LlamaConfig, MistralConfig, Qwen2Config,
+// Qwen3Config, SmolLM3Config), so a config means here what it means there:
+// e.g. Qwen3 head_dim defaults to 128, Mistral num_key_value_heads to 8 and
+// sliding_window to 4096, SmolLM3 rope_theta to 2e6. RoPE parameters are read
+// from `rope_scaling` (transformers 4), else `rope_parameters` (transformers
+// 5), with `rope_type` or the older `type`; `rope_theta` inside that object
+// wins over the top-level key. The dtype is `dtype` (transformers 5) or
+// `torch_dtype`.
 
 #include <cstdint>
 #include <filesystem>
@@ -36,12 +46,14 @@ struct ModelConfig {
     double rope_theta = 10000.0;
     RopeScaling rope_scaling;
     bool tie_word_embeddings = false;
-    bool attention_bias = false;   // qwen2: q/k/v have bias
+    bool attention_bias = false;   // q/k/v have bias (always for qwen2)
+    bool attention_out_bias = false;  // o_proj has bias (attention_bias, except qwen2)
     bool mlp_bias = false;
     bool qk_norm = false;          // qwen3: RMSNorm on q and k per head
-    std::optional<int64_t> sliding_window;
+    std::optional<int64_t> sliding_window;  // effective (qwen2/3 and smollm3: only with use_sliding_window)
+    std::vector<bool> sliding_layers;       // per layer: true = attends within sliding_window only
     std::vector<bool> use_rope;    // per layer; false = NoPE layer (smollm3)
-    std::string torch_dtype = "bfloat16";
+    std::string torch_dtype = "float32";  // float32 | float16 | bfloat16 (float32 when absent, as transformers)
     std::optional<int64_t> bos_token_id;
     std::vector<int64_t> eos_token_ids;
     std::optional<int64_t> pad_token_id;
@@ -56,6 +68,10 @@ struct ModelConfig {
     static ModelConfig load(const std::filesystem::path& config_json);
 
     int64_t num_parameters() const;  // of the dense model, embeddings included
+    bool any_nope_layer() const;
 };
+
+// The model types ModelConfig accepts, in the order error messages list them.
+const std::vector<std::string>& supported_model_types();
 
 } // namespace glq::io

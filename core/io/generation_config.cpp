@@ -27,6 +27,7 @@ GenerationConfig GenerationConfig::from_json(const nlohmann::json& j, const std:
     g.repetition_penalty = k.number("repetition_penalty", g.repetition_penalty);
     if (!(g.repetition_penalty > 0)) throw k.error("repetition_penalty", "must be positive");
     if (k.has("max_new_tokens")) g.max_new_tokens = k.positive("max_new_tokens");
+    if (k.has("max_length")) g.max_length = k.positive("max_length");
     return g;
 }
 

@@ -24,6 +24,7 @@ struct GenerationConfig {
     double min_p = 0.0;                   // [0, 1]; 0 = disabled
     double repetition_penalty = 1.0;      // > 0; 1 = disabled
     std::optional<int64_t> max_new_tokens;
+    std::optional<int64_t> max_length;   // prompt + generated tokens, when max_new_tokens is absent
     bool from_file = false;               // false when generation_config.json was absent
 
     // Validates ranges; every problem throws glq::Error naming `where` and the key.

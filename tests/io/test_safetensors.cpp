@@ -447,3 +447,46 @@ GLQ_TEST(f16_conversions) {
         CHECK_MSG(err <= std::fabs(up - x) && err <= std::fabs(down - x), "x=" << x << " h=" << h);
     }
 }
+
+// ---- interop with the Python safetensors package -------------------------------
+// Driven by tests/python/test_safetensors_interop.py, which sets
+// GLQ_INTEROP_DIR. Both sides build the same tensors from one rule: tensor k
+// (in kAllDTypes order) is named "t_<DTYPE>", has shape [2, k + 1, 3] and
+// byte i = (31 i + 17 k + 5) mod 256 (BOOL: that & 1).
+
+namespace {
+
+std::vector<std::byte> interop_bytes(std::size_t k, DType d) {
+    const std::size_t n = 2 * (k + 1) * 3 * dtype_size(d);
+    std::vector<std::byte> out(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto v = static_cast<unsigned>((31 * i + 17 * k + 5) & 0xff);
+        if (d == DType::BOOL) v &= 1;
+        out[i] = static_cast<std::byte>(v);
+    }
+    return out;
+}
+
+} // namespace
+
+GLQ_TEST(interop_with_python) {
+    const std::string dir = glq::test::env("GLQ_INTEROP_DIR");
+    if (dir.empty()) SKIP("run by tests/python/test_safetensors_interop.py");
+    std::vector<TensorData> tensors;
+    for (std::size_t k = 0; k < std::size(kAllDTypes); ++k) {
+        const DType d = kAllDTypes[k];
+        tensors.push_back({std::string("t_") + dtype_name(d), d, {2, int64_t(k) + 1, 3}, interop_bytes(k, d)});
+    }
+    // Ours, for Python to read.
+    write_safetensors(fs::path(dir) / "ours.safetensors", tensors, {{"writer", "glq"}, {"format", "pt"}});
+    // Theirs, written by Python with the same rule.
+    const auto theirs = SafetensorsFile::open(fs::path(dir) / "theirs.safetensors");
+    CHECK_EQ(theirs->tensors().size(), tensors.size());
+    CHECK_EQ(theirs->metadata().at("writer"), std::string("python"));
+    for (const auto& t : tensors) {
+        const auto v = theirs->view(t.name);
+        CHECK_MSG(v.info->dtype == t.dtype, t.name);
+        CHECK_MSG(v.info->shape == t.shape, t.name);
+        CHECK_MSG(std::equal(v.bytes.begin(), v.bytes.end(), t.bytes.begin(), t.bytes.end()), t.name);
+    }
+}

@@ -1,0 +1,174 @@
+#include "ui/model_summary.h"
+
+#include <QRegularExpression>
+#include <QSet>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/common/error.h"
+#include "core/io/model_dir.h"
+
+namespace glq::ui {
+
+namespace fs = std::filesystem;
+
+ModuleType module_type_of(const QString& name) {
+    // The last dotted part before ".weight" (if given) names the projection.
+    QString base = name;
+    if (base.endsWith(QLatin1String(".weight"))) base.chop(7);
+    const QString last = base.section(QLatin1Char('.'), -1);
+    if (last == QLatin1String("q_proj")) return ModuleType::Q;
+    if (last == QLatin1String("k_proj")) return ModuleType::K;
+    if (last == QLatin1String("v_proj")) return ModuleType::V;
+    if (last == QLatin1String("o_proj")) return ModuleType::O;
+    if (last == QLatin1String("gate_proj")) return ModuleType::Gate;
+    if (last == QLatin1String("up_proj")) return ModuleType::Up;
+    if (last == QLatin1String("down_proj")) return ModuleType::Down;
+    return ModuleType::Other;
+}
+
+QString module_type_name(ModuleType type) {
+    switch (type) {
+    case ModuleType::Q: return QStringLiteral("q");
+    case ModuleType::K: return QStringLiteral("k");
+    case ModuleType::V: return QStringLiteral("v");
+    case ModuleType::O: return QStringLiteral("o");
+    case ModuleType::Gate: return QStringLiteral("gate");
+    case ModuleType::Up: return QStringLiteral("up");
+    case ModuleType::Down: return QStringLiteral("down");
+    case ModuleType::Other: break;
+    }
+    return QStringLiteral("other");
+}
+
+const QVector<ModuleType>& quantized_module_types() {
+    static const QVector<ModuleType> types{ModuleType::Q,    ModuleType::K,  ModuleType::V,   ModuleType::O,
+                                           ModuleType::Gate, ModuleType::Up, ModuleType::Down};
+    return types;
+}
+
+namespace {
+
+int block_of(const QString& name) {
+    static const QRegularExpression re(QStringLiteral(R"(\.layers\.(\d+)\.)"));
+    const auto m = re.match(name);
+    return m.hasMatch() ? m.captured(1).toInt() : -1;
+}
+
+// Linear layers are the 2-D ".weight" tensors other than the embeddings and
+// norms; lm_head is listed when it is stored (untied) since it is a linear too.
+bool is_linear_weight(const glq::io::TensorInfo& t) {
+    if (t.shape.size() != 2) return false;
+    const std::string& n = t.name;
+    if (n.size() < 7 || n.compare(n.size() - 7, 7, ".weight") != 0) return false;
+    if (n.find("embed_tokens") != std::string::npos || n.find("norm") != std::string::npos) return false;
+    return true;
+}
+
+} // namespace
+
+ModelSummary read_model_summary(const fs::path& dir, const glq::ProgressFn& report,
+                                const glq::CancelToken& cancel) {
+    auto step = [&](int64_t done, const std::string& item) {
+        cancel.check();
+        if (report) report({"open model", item, done, 2, "steps"});
+    };
+    step(0, "config.json, tokenizer and safetensors headers");
+    // ModelDir validates the whole folder (config, tokenizer files, weights'
+    // headers, embedding shape) and names the file at fault.
+    const glq::io::ModelDir model = glq::io::ModelDir::open(dir);
+    const glq::io::ModelConfig& config = model.config();
+    const glq::io::SafetensorsModel& weights = model.weights();
+    step(1, "layers");
+
+    ModelSummary s;
+    s.dir = QString::fromStdString(fs::absolute(dir).lexically_normal().string());
+    s.architecture = QString::fromStdString(config.architecture);
+    s.model_type = QString::fromStdString(config.model_type);
+    s.layers = config.num_hidden_layers;
+    s.hidden_size = config.hidden_size;
+    s.intermediate_size = config.intermediate_size;
+    s.attention_heads = config.num_attention_heads;
+    s.kv_heads = config.num_key_value_heads;
+    s.head_dim = config.head_dim;
+    s.vocab_size = config.vocab_size;
+    s.context_length = config.max_position_embeddings;
+    s.dtype = QString::fromStdString(config.torch_dtype);
+    s.tied_embeddings = config.tie_word_embeddings;
+    s.bytes_on_disk = model.size_on_disk();
+    s.tensor_bytes = weights.total_bytes();
+    if (const auto& q = model.quantization()) s.quantization = QString::fromStdString(q->quant_method);
+
+    std::set<std::string> dtypes;
+    for (const auto& file : weights.files()) {
+        for (const auto& t : file->tensors()) {
+            cancel.check();
+            ++s.tensor_count;
+            s.parameters += t.numel();
+            dtypes.insert(glq::io::dtype_name(t.dtype));
+            if (!is_linear_weight(t)) continue;
+            LinearLayer layer;
+            layer.name = QString::fromStdString(t.name.substr(0, t.name.size() - 7));
+            layer.module = module_type_of(layer.name);
+            layer.block = block_of(layer.name);
+            layer.rows = t.shape[0];
+            layer.cols = t.shape[1];
+            layer.dtype = QString::fromLatin1(glq::io::dtype_name(t.dtype));
+            s.linears.push_back(layer);
+        }
+    }
+    for (const auto& d : dtypes) {
+        if (!s.stored_dtypes.isEmpty()) s.stored_dtypes += QStringLiteral(", ");
+        s.stored_dtypes += QString::fromStdString(d);
+    }
+    if (s.linears.isEmpty())
+        throw glq::Error(dir.string(), "no linear layers (2-D *.weight tensors) in the safetensors files");
+
+    // Checkpoint order: by block, then q k v o gate up down, then the rest.
+    std::stable_sort(s.linears.begin(), s.linears.end(), [](const LinearLayer& a, const LinearLayer& b) {
+        const int ba = a.block < 0 ? INT32_MAX : a.block, bb = b.block < 0 ? INT32_MAX : b.block;
+        if (ba != bb) return ba < bb;
+        if (a.module != b.module) return static_cast<int>(a.module) < static_cast<int>(b.module);
+        return a.name < b.name;
+    });
+    step(2, "done");
+    return s;
+}
+
+MemoryEstimate estimate_memory(const ModelSummary& model, int bytes_per_element, qint64 context) {
+    MemoryEstimate m;
+    m.weights = static_cast<quint64>(model.parameters) * static_cast<quint64>(bytes_per_element);
+    // K and V for every layer: layers x 2 x kv_heads x head_dim x context.
+    m.kv_cache = static_cast<quint64>(model.layers) * 2 * static_cast<quint64>(model.kv_heads) *
+                 static_cast<quint64>(model.head_dim) * static_cast<quint64>(std::max<qint64>(context, 0)) *
+                 static_cast<quint64>(bytes_per_element);
+    // Activations for one token plus the logits, and the runtime's own
+    // allocations (CUDA context, allocator slack): a flat 10 % of the
+    // weights, at least 256 MiB, keeps "it fits" honest on small devices.
+    m.workspace = std::max<quint64>(m.weights / 10, 256ull << 20);
+    return m;
+}
+
+QString format_bytes(quint64 bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        ++u;
+    }
+    if (u == 0) return QStringLiteral("%1 B").arg(bytes);
+    return QStringLiteral("%1 %2").arg(v, 0, 'f', v < 10 ? 2 : 1).arg(QLatin1String(units[u]));
+}
+
+QString format_count(qint64 count) {
+    const double v = static_cast<double>(count);
+    if (std::llabs(count) >= 1'000'000'000) return QStringLiteral("%1 B").arg(v / 1e9, 0, 'f', 2);
+    if (std::llabs(count) >= 1'000'000) return QStringLiteral("%1 M").arg(v / 1e6, 0, 'f', 1);
+    if (std::llabs(count) >= 1'000) return QStringLiteral("%1 K").arg(v / 1e3, 0, 'f', 1);
+    return QString::number(count);
+}
+
+} // namespace glq::ui

@@ -1,0 +1,449 @@
+#include "ui/sensitivity_plots.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHelpEvent>
+#include <QLabel>
+#include <QSplitter>
+#include <QTextStream>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <cmath>
+#include <map>
+#include <qcustomplot.h>
+
+#include "ui/bpw_map_model.h"
+#include "ui/plot_panel.h"
+
+namespace glq::ui {
+
+QColor module_color(ModuleType type) {
+    // Tableau-10: distinct for the seven types, readable on white.
+    switch (type) {
+    case ModuleType::Q: return QColor(0x1f, 0x77, 0xb4);
+    case ModuleType::K: return QColor(0xff, 0x7f, 0x0e);
+    case ModuleType::V: return QColor(0x2c, 0xa0, 0x2c);
+    case ModuleType::O: return QColor(0xd6, 0x27, 0x28);
+    case ModuleType::Gate: return QColor(0x94, 0x67, 0xbd);
+    case ModuleType::Up: return QColor(0x8c, 0x56, 0x4b);
+    case ModuleType::Down: return QColor(0xe3, 0x77, 0xc2);
+    case ModuleType::Other: break;
+    }
+    return QColor(0x7f, 0x7f, 0x7f);
+}
+
+namespace {
+
+const QString kLossAxis = QStringLiteral("proxy loss tr(ΔW H ΔWᵀ)");
+
+QString row_name(const BpwMapModel* m, int row) { return QString::fromStdString(m->layers()[static_cast<size_t>(row)].name); }
+
+int block_of_name(const QString& name) {
+    const int i = name.indexOf(QLatin1String(".layers."));
+    if (i < 0) return -1;
+    bool ok = false;
+    const int b = name.mid(i + 8).section(QLatin1Char('.'), 0, 0).toInt(&ok);
+    return ok ? b : -1;
+}
+
+double lowest_measured_loss(const LayerSensitivity& l) {
+    for (int b = kMinBpw; b <= kMaxBpw; ++b)
+        if (l.measured(b)) return l.loss(b);
+    return std::numeric_limits<double>::quiet_NaN();
+}
+
+void style_axes(QCustomPlot* p) {
+    QFont f = p->font();
+    f.setPointSizeF(std::max(8.0, f.pointSizeF()));
+    for (QCPAxis* a : {p->xAxis, p->yAxis}) {
+        a->setLabelFont(f);
+        a->setTickLabelFont(f);
+    }
+}
+
+} // namespace
+
+SensitivityPlots::SensitivityPlots(BpwMapModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+    bars_ = new PlotPanel(tr("Sensitivity per layer"));
+    heatmap_ = new PlotPanel(tr("Sensitivity heatmap"));
+    curves_ = new PlotPanel(tr("Proxy loss vs bpw"));
+
+    barMode_ = new QComboBox;
+    barMode_->addItem(tr("Sensitivity (loss at lowest measured bpw)"));
+    barMode_->addItem(tr("Predicted loss at the chosen bpw"));
+    connect(barMode_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        setBarValue(i == 0 ? BarValue::Sensitivity : BarValue::PredictedAtChosenBpw);
+    });
+
+    auto* top = new QWidget;
+    auto* topLayout = new QVBoxLayout(top);
+    topLayout->setContentsMargins(0, 0, 0, 0);
+    auto* modeRow = new QHBoxLayout;
+    modeRow->addWidget(new QLabel(tr("Bars show:")));
+    modeRow->addWidget(barMode_);
+    modeRow->addStretch(1);
+    topLayout->addLayout(modeRow);
+    topLayout->addWidget(bars_, 1);
+
+    auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->addWidget(heatmap_);
+    bottom->addWidget(curves_);
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(top);
+    split->addWidget(bottom);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(split);
+
+    for (PlotPanel* p : {bars_, heatmap_, curves_}) {
+        style_axes(p->plot());
+        p->plot()->installEventFilter(this);
+        p->plot()->setToolTip(QString());  // tooltips come from eventFilter
+    }
+    bars_->setCsvProvider([this] { return barsCsv(); });
+    heatmap_->setCsvProvider([this] { return heatmapCsv(); });
+    curves_->setCsvProvider([this] { return curvesCsv(); });
+
+    connect(bars_->plot(), &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+        const int row = barRowAt(e->position());
+        if (row >= 0) emit layerClicked(row);
+    });
+    connect(heatmap_->plot(), &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+        const int row = heatmapRowAt(e->position());
+        if (row >= 0) emit layerClicked(row);
+    });
+    connect(model_, &BpwMapModel::mapChanged, this, &SensitivityPlots::refresh);
+    connect(model_, &QAbstractItemModel::modelReset, this, [this] {
+        selected_.clear();
+        refresh();
+    });
+    refresh();
+}
+
+void SensitivityPlots::setBarValue(BarValue value) {
+    barValue_ = value;
+    if (barMode_->currentIndex() != (value == BarValue::Sensitivity ? 0 : 1))
+        barMode_->setCurrentIndex(value == BarValue::Sensitivity ? 0 : 1);
+    drawBars();
+    drawHeatmap();
+}
+
+void SensitivityPlots::setSelectedRows(const QList<int>& rows) {
+    selected_.clear();
+    for (int r : rows)
+        if (r >= 0 && r < model_->rowCount() && !selected_.contains(r)) selected_ << r;
+    drawBars();
+    drawCurves();
+}
+
+void SensitivityPlots::refresh() {
+    drawBars();
+    drawHeatmap();
+    drawCurves();
+}
+
+double SensitivityPlots::barValue(int row) const {
+    const auto& l = model_->layers()[static_cast<size_t>(row)];
+    return barValue_ == BarValue::Sensitivity ? lowest_measured_loss(l) : predicted_loss(l, model_->bpwAt(row));
+}
+
+QString SensitivityPlots::barAxisLabel() const {
+    return barValue_ == BarValue::Sensitivity ? kLossAxis + tr(" at lowest measured bpw")
+                                              : kLossAxis + tr(" at chosen bpw");
+}
+
+void SensitivityPlots::drawBars() {
+    QCustomPlot* p = bars_->plot();
+    p->clearPlottables();
+    p->legend->setVisible(false);
+    const int n = model_->rowCount();
+    std::map<int, QCPBars*> byType;
+    double top = 0.0;
+    for (int row = 0; row < n; ++row) {
+        const double v = barValue(row);
+        if (std::isnan(v)) continue;
+        const ModuleType t = module_type_of(row_name(model_, row));
+        QCPBars*& bars = byType[static_cast<int>(t)];
+        if (!bars) {
+            bars = new QCPBars(p->xAxis, p->yAxis);
+            bars->setName(module_type_name(t));
+            bars->setWidth(0.8);
+            bars->setPen(Qt::NoPen);
+            bars->setBrush(module_color(t));
+        }
+        bars->addData(row, v);
+        top = std::max(top, v);
+    }
+    if (!selected_.isEmpty()) {
+        auto* sel = new QCPBars(p->xAxis, p->yAxis);
+        sel->setName(tr("selected"));
+        sel->setWidth(0.9);
+        sel->setPen(QPen(Qt::black, 1.5));
+        sel->setBrush(Qt::NoBrush);
+        for (int row : selected_) {
+            const double v = barValue(row);
+            if (!std::isnan(v)) sel->addData(row, v);
+        }
+        sel->removeFromLegend();
+    }
+    // Legend: one entry per module type present, in model order.
+    p->legend->clearItems();
+    for (const auto& [t, bars] : byType) p->legend->addItem(new QCPPlottableLegendItem(p->legend, bars));
+    p->legend->setVisible(!byType.empty());
+    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    p->legend->setWrap(8);
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+
+    // X ticks at the first layer of each transformer block.
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    int lastBlock = -2, blocks = 0;
+    for (int row = 0; row < n; ++row) {
+        const int b = block_of_name(row_name(model_, row));
+        if (b != lastBlock && b >= 0) ++blocks;
+        lastBlock = b;
+    }
+    const int every = std::max(1, blocks / 16);
+    lastBlock = -2;
+    for (int row = 0; row < n; ++row) {
+        const int b = block_of_name(row_name(model_, row));
+        if (b != lastBlock) {
+            if (b < 0) ticker->addTick(row, QStringLiteral("head"));
+            else if (b % every == 0) ticker->addTick(row, QString::number(b));
+        }
+        lastBlock = b;
+    }
+    p->xAxis->setTicker(ticker);
+    p->xAxis->setLabel(tr("layer, in checkpoint order (ticks: first layer of transformer block N)"));
+    p->yAxis->setLabel(barAxisLabel());
+    p->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
+    p->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
+    p->replot();
+}
+
+void SensitivityPlots::drawHeatmap() {
+    QCustomPlot* p = heatmap_->plot();
+    if (!colorMap_) {
+        colorMap_ = new QCPColorMap(p->xAxis, p->yAxis);
+        colorMap_->setInterpolate(false);  // one crisp cell per layer
+        colorMap_->setTightBoundary(false);
+        colorScale_ = new QCPColorScale(p);
+        p->plotLayout()->addElement(0, 1, colorScale_);
+        colorScale_->setType(QCPAxis::atRight);
+        colorMap_->setColorScale(colorScale_);
+        QCPColorGradient g(QCPColorGradient::gpThermal);
+        g.setNanHandling(QCPColorGradient::nhTransparent);
+        colorMap_->setGradient(g);
+        auto* group = new QCPMarginGroup(p);
+        p->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+        colorScale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+        auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+        const auto& types = quantized_module_types();
+        for (int i = 0; i < types.size(); ++i) ticker->addTick(i, module_type_name(types[i]));
+        p->xAxis->setTicker(ticker);
+        p->xAxis->setLabel(tr("module type"));
+        p->yAxis->setLabel(tr("transformer block"));
+        p->yAxis->setRangeReversed(true);  // block 0 at the top, like the table
+    }
+    colorScale_->axis()->setLabel(tr("log₁₀ ") + (barValue_ == BarValue::Sensitivity ? tr("sensitivity") : tr("loss at chosen bpw")));
+    int blocks = 0;
+    for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of_name(row_name(model_, row)) + 1);
+    const auto& types = quantized_module_types();
+    QCPColorMapData* d = colorMap_->data();
+    d->setSize(static_cast<int>(types.size()), std::max(1, blocks));
+    d->setRange(QCPRange(0, static_cast<double>(types.size() - 1)), QCPRange(0, std::max(1, blocks) - 1 + (blocks <= 1 ? 1e-9 : 0)));
+    d->fill(std::numeric_limits<double>::quiet_NaN());
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (int row = 0; row < model_->rowCount(); ++row) {
+        const QString name = row_name(model_, row);
+        const int b = block_of_name(name);
+        const int t = static_cast<int>(types.indexOf(module_type_of(name)));
+        const double v = barValue(row);
+        if (b < 0 || t < 0 || std::isnan(v) || v <= 0) continue;
+        const double lv = std::log10(v);
+        d->setCell(t, b, lv);
+        lo = std::min(lo, lv);
+        hi = std::max(hi, lv);
+    }
+    if (lo <= hi) colorMap_->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1));
+    p->xAxis->setRange(-0.5, types.size() - 0.5);
+    p->yAxis->setRange(-0.5, std::max(1, blocks) - 0.5);
+    // Integer block ticks, fewer when there are many blocks.
+    auto yt = QSharedPointer<QCPAxisTickerFixed>::create();
+    yt->setTickStep(std::max(1, blocks / 12));
+    yt->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+    p->yAxis->setTicker(yt);
+    p->replot();
+}
+
+void SensitivityPlots::drawCurves() {
+    QCustomPlot* p = curves_->plot();
+    p->clearPlottables();
+    p->clearItems();
+    p->xAxis->setLabel(tr("bits per weight (bpw)"));
+    p->yAxis->setLabel(kLossAxis + tr(", log scale"));
+    p->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    p->yAxis->setNumberFormat(QStringLiteral("eb"));
+    p->yAxis->setNumberPrecision(0);
+    auto xt = QSharedPointer<QCPAxisTickerFixed>::create();
+    xt->setTickStep(1);
+    xt->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+    p->xAxis->setTicker(xt);
+    p->xAxis->setRange(kMinBpw - 0.3, kMaxBpw + 0.3);
+    p->legend->setVisible(true);
+    p->legend->setFont(font());
+
+    // Up to ten curves stay legible; the editor can select more.
+    static const QList<QColor> palette{QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
+                                       QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
+                                       QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
+                                       QColor(0x17, 0xbe, 0xcf)};
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    int drawn = 0;
+    for (int row : selected_) {
+        if (drawn == palette.size()) break;
+        const auto& l = model_->layers()[static_cast<size_t>(row)];
+        QCPGraph* g = p->addGraph();
+        g->setName(row_name(model_, row));
+        g->setAdaptiveSampling(true);
+        g->setPen(QPen(palette[drawn], 2));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
+        for (int b = kMinBpw; b <= kMaxBpw; ++b) {
+            const double v = predicted_loss(l, b);
+            if (std::isnan(v) || v <= 0) continue;
+            g->addData(b, v);
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        // The chosen rate: a filled diamond on the curve.
+        const double at = predicted_loss(l, model_->bpwAt(row));
+        if (!std::isnan(at) && at > 0) {
+            QCPGraph* mark = p->addGraph();
+            mark->setLineStyle(QCPGraph::lsNone);
+            mark->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(Qt::black), QBrush(palette[drawn]), 12));
+            mark->addData(model_->bpwAt(row), at);
+            mark->removeFromLegend();
+        }
+        ++drawn;
+    }
+    if (drawn == 0) {
+        auto* hint = new QCPItemText(p);
+        hint->position->setType(QCPItemPosition::ptAxisRectRatio);
+        hint->position->setCoords(0.5, 0.5);
+        hint->setText(tr("Select layers in the bpw table or click a bar\nto compare their loss at every bpw"));
+        hint->setColor(Qt::darkGray);
+        p->legend->setVisible(false);
+        p->yAxis->setRange(1e-6, 1);
+    } else {
+        p->yAxis->setRange(lo / 2, hi * 2);
+    }
+    p->replot();
+}
+
+int SensitivityPlots::barRowAt(const QPointF& pos) const {
+    QCustomPlot* p = bars_->plot();
+    if (!p->axisRect()->rect().contains(pos.toPoint())) return -1;
+    const int row = static_cast<int>(std::lround(p->xAxis->pixelToCoord(pos.x())));
+    if (row < 0 || row >= model_->rowCount()) return -1;
+    const double v = barValue(row);
+    return std::isnan(v) ? -1 : row;
+}
+
+int SensitivityPlots::heatmapRowAt(const QPointF& pos) const {
+    QCustomPlot* p = heatmap_->plot();
+    if (!p->axisRect()->rect().contains(pos.toPoint())) return -1;
+    const int t = static_cast<int>(std::lround(p->xAxis->pixelToCoord(pos.x())));
+    const int b = static_cast<int>(std::lround(p->yAxis->pixelToCoord(pos.y())));
+    const auto& types = quantized_module_types();
+    if (t < 0 || t >= types.size()) return -1;
+    for (int row = 0; row < model_->rowCount(); ++row) {
+        const QString name = row_name(model_, row);
+        if (block_of_name(name) == b && module_type_of(name) == types[t]) return row;
+    }
+    return -1;
+}
+
+QString SensitivityPlots::barTooltip(int row) const {
+    const auto& l = model_->layers()[static_cast<size_t>(row)];
+    const int b = model_->bpwAt(row);
+    return tr("%1\nmodule %2, %3 × %4\nsensitivity: %5\nchosen %6 bpw → loss %7")
+        .arg(row_name(model_, row), module_type_name(module_type_of(row_name(model_, row))))
+        .arg(l.rows)
+        .arg(l.cols)
+        .arg(lowest_measured_loss(l), 0, 'g', 6)
+        .arg(b)
+        .arg(predicted_loss(l, b), 0, 'g', 6);
+}
+
+bool SensitivityPlots::eventFilter(QObject* watched, QEvent* event) {
+    if (event->type() != QEvent::ToolTip) return QWidget::eventFilter(watched, event);
+    auto* help = static_cast<QHelpEvent*>(event);
+    QString text;
+    if (watched == bars_->plot()) {
+        const int row = barRowAt(help->pos());
+        if (row >= 0) text = barTooltip(row);
+    } else if (watched == heatmap_->plot()) {
+        const int row = heatmapRowAt(help->pos());
+        if (row >= 0) text = barTooltip(row);
+    } else if (watched == curves_->plot()) {
+        QCustomPlot* p = curves_->plot();
+        const int b = static_cast<int>(std::lround(p->xAxis->pixelToCoord(help->pos().x())));
+        if (b >= kMinBpw && b <= kMaxBpw && !selected_.isEmpty()) {
+            QStringList lines{tr("%1 bpw").arg(b)};
+            for (int row : selected_) {
+                const auto& l = model_->layers()[static_cast<size_t>(row)];
+                lines << tr("%1: %2%3").arg(row_name(model_, row)).arg(predicted_loss(l, b), 0, 'g', 6)
+                             .arg(l.measured(b) ? QString() : tr(" (predicted)"));
+            }
+            text = lines.join(QLatin1Char('\n'));
+        }
+    }
+    if (text.isEmpty()) QToolTip::hideText();
+    else QToolTip::showText(help->globalPos(), text, static_cast<QWidget*>(watched));
+    return true;
+}
+
+QString SensitivityPlots::barsCsv() const {
+    QString out;
+    QTextStream s(&out);
+    s << "row,layer,module,rows,cols,bpw,sensitivity,predicted_loss_at_bpw\n";
+    for (int row = 0; row < model_->rowCount(); ++row) {
+        const auto& l = model_->layers()[static_cast<size_t>(row)];
+        s << row << ',' << row_name(model_, row) << ',' << module_type_name(module_type_of(row_name(model_, row))) << ','
+          << l.rows << ',' << l.cols << ',' << model_->bpwAt(row) << ',' << QString::number(lowest_measured_loss(l), 'g', 10)
+          << ',' << QString::number(predicted_loss(l, model_->bpwAt(row)), 'g', 10) << '\n';
+    }
+    return out;
+}
+
+QString SensitivityPlots::heatmapCsv() const {
+    QString out;
+    QTextStream s(&out);
+    s << "block,module,layer,value,log10_value\n";
+    for (int row = 0; row < model_->rowCount(); ++row) {
+        const QString name = row_name(model_, row);
+        const int b = block_of_name(name);
+        if (b < 0) continue;
+        const double v = barValue(row);
+        s << b << ',' << module_type_name(module_type_of(name)) << ',' << name << ',' << QString::number(v, 'g', 10) << ','
+          << QString::number(v > 0 ? std::log10(v) : std::numeric_limits<double>::quiet_NaN(), 'g', 10) << '\n';
+    }
+    return out;
+}
+
+QString SensitivityPlots::curvesCsv() const {
+    QString out;
+    QTextStream s(&out);
+    s << "layer,bpw,proxy_loss,measured,chosen\n";
+    for (int row : selected_) {
+        const auto& l = model_->layers()[static_cast<size_t>(row)];
+        for (int b = kMinBpw; b <= kMaxBpw; ++b)
+            s << row_name(model_, row) << ',' << b << ',' << QString::number(predicted_loss(l, b), 'g', 10) << ','
+              << (l.measured(b) ? 1 : 0) << ',' << (model_->bpwAt(row) == b ? 1 : 0) << '\n';
+    }
+    return out;
+}
+
+} // namespace glq::ui

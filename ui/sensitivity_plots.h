@@ -1,0 +1,80 @@
+#pragma once
+// The sensitivity plots, drawn from the bpw map model (its layers carry the
+// measured proxy losses, its map the chosen rates), so they follow every
+// edit, undo and allocation live:
+//   - bars: one per layer in checkpoint order, coloured by module type
+//     (q k v o gate up down), showing the sensitivity (loss at the lowest
+//     measured bpw) or the predicted loss at the chosen bpw;
+//   - heatmap: transformer block × module type, log10 of the same value,
+//     crisp cells (no interpolation);
+//   - loss vs bpw: the predicted/measured curve of each selected layer, with
+//     the chosen rate marked.
+// Hovering shows exact values; clicking a bar or a cell emits layerClicked.
+
+#include <QColor>
+#include <QList>
+#include <QWidget>
+
+#include "ui/model_summary.h"
+
+class QComboBox;
+class QCPColorMap;
+class QCPColorScale;
+
+namespace glq::ui {
+
+class BpwMapModel;
+class PlotPanel;
+
+QColor module_color(ModuleType type);
+
+class SensitivityPlots : public QWidget {
+    Q_OBJECT
+public:
+    enum class BarValue { Sensitivity, PredictedAtChosenBpw };
+
+    explicit SensitivityPlots(BpwMapModel* model, QWidget* parent = nullptr);
+
+    PlotPanel* barsPanel() const { return bars_; }
+    PlotPanel* heatmapPanel() const { return heatmap_; }
+    PlotPanel* curvesPanel() const { return curves_; }
+    QList<int> selectedRows() const { return selected_; }
+    void setBarValue(BarValue value);
+
+    // What a hover at a plot position would show; used by the tooltips.
+    QString barTooltip(int row) const;
+
+public slots:
+    void setSelectedRows(const QList<int>& rows);
+    void refresh();
+
+signals:
+    void layerClicked(int row);
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    double barValue(int row) const;
+    QString barAxisLabel() const;
+    void drawBars();
+    void drawHeatmap();
+    void drawCurves();
+    int barRowAt(const QPointF& pos) const;
+    int heatmapRowAt(const QPointF& pos) const;
+    QString barsCsv() const;
+    QString heatmapCsv() const;
+    QString curvesCsv() const;
+
+    BpwMapModel* model_;
+    PlotPanel* bars_;
+    PlotPanel* heatmap_;
+    PlotPanel* curves_;
+    QComboBox* barMode_;
+    QCPColorMap* colorMap_ = nullptr;
+    QCPColorScale* colorScale_ = nullptr;
+    QList<int> selected_;
+    BarValue barValue_ = BarValue::Sensitivity;
+};
+
+} // namespace glq::ui

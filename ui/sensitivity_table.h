@@ -1,0 +1,60 @@
+#pragma once
+// The sensitivity table the plots and the bpw editor read: per linear layer,
+// its shape and the proxy loss tr(ΔW H ΔWᵀ) measured at each candidate bpw.
+//
+// core/quant has no torch-free sensitivity header yet, so the plain struct
+// and its JSON form are defined here. The file (sensitivity.json):
+//
+//   {"format": "glq-sensitivity", "version": 1,
+//    "model": "<model dir or name>",            (optional)
+//    "layers": [{"name": "model.layers.0.self_attn.q_proj",
+//                "rows": 576, "cols": 576,
+//                "proxy_loss": {"2": 0.0123, "3": 0.0041, ..., "8": 1.2e-6}}, ...]}
+//
+// A layer may lack some bpw (a profiling pass may measure only 2 bpw); the
+// bpw editor then predicts the missing ones (see bpw_budget.h).
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace glq::ui {
+
+constexpr int kMinBpw = 2;
+constexpr int kMaxBpw = 8;
+constexpr int kBpwCount = kMaxBpw - kMinBpw + 1;
+
+struct LayerSensitivity {
+    std::string name;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    // proxy_loss[b - kMinBpw]; NaN = not measured.
+    std::array<double, kBpwCount> proxy_loss;
+    LayerSensitivity() { proxy_loss.fill(std::numeric_limits<double>::quiet_NaN()); }
+
+    int64_t parameters() const { return rows * cols; }
+    bool measured(int bpw) const { return !std::isnan(proxy_loss[bpw - kMinBpw]); }
+    double loss(int bpw) const { return proxy_loss[bpw - kMinBpw]; }
+    void set_loss(int bpw, double v) { proxy_loss[bpw - kMinBpw] = v; }
+};
+
+struct SensitivityTable {
+    std::string model;
+    std::vector<LayerSensitivity> layers;
+
+    const LayerSensitivity* find(const std::string& name) const;
+
+    // Throws glq::Error naming the file and the problem: not JSON, wrong
+    // format tag, a layer without a name or shape, a bpw key outside 2..8,
+    // a negative or non-numeric loss, a layer with no loss at all, a name twice.
+    static SensitivityTable load(const std::filesystem::path& path);
+    static SensitivityTable from_json_text(const std::string& text, const std::string& where);
+    std::string to_json_text() const;
+    void save(const std::filesystem::path& path) const;  // atomic
+};
+
+} // namespace glq::ui

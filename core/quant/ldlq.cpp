@@ -1,0 +1,230 @@
+// Block LDL and the LDLQ sweep with E8 shell residual stages (see ldlq.h).
+
+#include "core/quant/ldlq.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/common/error.h"
+#include "core/quant/e8_codebook.h"
+
+namespace glq::quant {
+namespace {
+
+// The reference's grid for residual scales (codebook.compute_paired_resid_scale).
+constexpr double kResidScaleGrid[] = {0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0};
+constexpr int64_t kResidScaleSamples = 8000;
+
+std::string shape_str(const torch::Tensor& t) {
+    std::string s = "[";
+    for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+    return s + "]";
+}
+
+torch::Tensor with_damping(const torch::Tensor& h64, double relative) {
+    const double mean_diag = h64.diagonal().mean().item<double>();
+    return h64 + relative * mean_diag * torch::eye(h64.size(0), h64.options());
+}
+
+// Stage-s codewords for x [N, 8] and their indices.
+std::pair<torch::Tensor, torch::Tensor> nearest(const torch::Tensor& x, int64_t codebook_size,
+                                                const torch::Tensor& table) {
+    torch::Tensor idx = e8_nearest(x.contiguous(), codebook_size);
+    return {table.index_select(0, idx), idx};
+}
+
+} // namespace
+
+std::optional<BlockLdl> try_block_ldl(const torch::Tensor& h, int64_t block) {
+    if (h.dim() != 2 || h.size(0) != h.size(1))
+        throw Error("block LDL", "the Hessian must be square, got " + shape_str(h));
+    const int64_t n = h.size(0);
+    if (block <= 0 || n % block != 0)
+        throw Error("block LDL", "size " + std::to_string(n) + " is not a multiple of the block size " +
+                                     std::to_string(block));
+    const torch::Tensor h64 = h.to(torch::kFloat64);
+    auto [chol, info] = torch::linalg_cholesky_ex(h64);
+    if (info.item<int64_t>() != 0 || !torch::isfinite(chol).all().item<bool>()) return std::nullopt;
+    const int64_t nb = n / block;
+    // The b×b diagonal blocks of the Cholesky factor: DL[i] = chol[ib:(i+1)b, ib:(i+1)b].
+    torch::Tensor dl = torch::diagonal(chol.reshape({nb, block, nb, block}), 0, 0, 2).permute({2, 0, 1});
+    torch::Tensor d = torch::bmm(dl, dl.transpose(1, 2));
+    torch::Tensor dl_inv = torch::linalg_inv(dl);
+    // Right-multiplying block column i of chol by DL[i]^-1 makes its diagonal block identity.
+    torch::Tensor l = torch::einsum("nib,ibj->nij", {chol.reshape({n, nb, block}), dl_inv}).reshape({n, n});
+    return BlockLdl{l, d};
+}
+
+BlockLdl block_ldl(const torch::Tensor& h, int64_t block) {
+    auto r = try_block_ldl(h, block);
+    if (!r) throw Error("block LDL", "the Hessian is not positive definite");
+    return *r;
+}
+
+double paired_resid_scale_full_to_small(uint64_t seed) {
+    static std::mutex mutex;
+    static std::map<uint64_t, double> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(seed); it != cache.end()) return it->second;
+
+    const torch::Tensor& table = e8_codebook();
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    const torch::Tensor x = at::randn({kResidScaleSamples, 8}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+    const torch::Tensor xs = x / kE8OptScale;
+    const torch::Tensor dec1 = nearest(xs, kE8CodebookSize, table).first;
+    const torch::Tensor residual = xs - dec1;
+    double best_err = std::numeric_limits<double>::infinity();
+    double best_rs = 1.0;
+    for (double rs : kResidScaleGrid) {
+        const torch::Tensor dec2 = nearest(residual * rs, kE8SmallCodebookSize, table).first;
+        const torch::Tensor total = dec1 + dec2 / rs;
+        const double err = (xs - total).pow(2).sum(-1).mean().item<double>() * kE8OptScale * kE8OptScale;
+        if (err < best_err) {  // strict: the first (smallest) scale wins a tie, as in the reference
+            best_err = err;
+            best_rs = rs;
+        }
+    }
+    cache.emplace(seed, best_rs);
+    return best_rs;
+}
+
+ShellRecipe shell_recipe(int bpw) {
+    if (bpw < kMinShellBpw || bpw > kMaxShellBpw)
+        throw Error("bpw " + std::to_string(bpw), "the E8 shell codebook supports 2..8 bits per weight");
+    ShellRecipe r;
+    r.bpw = bpw;
+    const int full_stages = bpw / 2;
+    for (int s = 0; s < full_stages; ++s) r.codebook_sizes.push_back(kE8CodebookSize);
+    if (bpw % 2 == 1) r.codebook_sizes.push_back(kE8SmallCodebookSize);
+    for (size_t s = 1; s < r.codebook_sizes.size(); ++s)
+        r.resid_scales.push_back(r.codebook_sizes[s] == kE8SmallCodebookSize ? paired_resid_scale_full_to_small()
+                                                                             : kE8ResidScale);
+    // Cumulative weights in double, then rounded once, as the reference stores them.
+    double cum = 1.0;
+    r.stage_weights.push_back(1.0f);
+    for (double rs : r.resid_scales) {
+        cum /= rs;
+        r.stage_weights.push_back(static_cast<float>(cum));
+    }
+    return r;
+}
+
+torch::Tensor decode_shell(const std::vector<torch::Tensor>& indices, const std::vector<float>& stage_weights,
+                           float wscale) {
+    if (indices.empty()) throw Error("shell decode", "no index stages");
+    if (stage_weights.size() != indices.size())
+        throw Error("shell decode", std::to_string(indices.size()) + " index stages but " +
+                                        std::to_string(stage_weights.size()) + " stage weights");
+    const torch::Tensor& first = indices.front();
+    if (first.dim() != 2) throw Error("shell decode", "indices must be [rows, cols/8], got " + shape_str(first));
+    const int64_t m = first.size(0), c = first.size(1);
+    const torch::Tensor table = e8_codebook_on(first.device(), torch::kFloat32);
+    torch::Tensor acc;
+    for (size_t s = 0; s < indices.size(); ++s) {
+        const torch::Tensor& q = indices[s];
+        if (q.sizes() != first.sizes())
+            throw Error("shell decode", "stage " + std::to_string(s + 1) + " indices have shape " + shape_str(q) +
+                                            ", stage 1 has " + shape_str(first));
+        // int16 storage holds uint16 bit patterns: mask after widening.
+        const torch::Tensor idx = q.to(torch::kInt64).bitwise_and(0xFFFF).reshape({-1});
+        const torch::Tensor dec = table.index_select(0, idx).reshape({m, c * 8});
+        if (s == 0)
+            acc = stage_weights[0] == 1.0f ? dec.clone() : dec * stage_weights[0];
+        else
+            acc.add_(dec, stage_weights[s]);
+    }
+    return acc.mul_(wscale);
+}
+
+double proxy_loss(const torch::Tensor& w, const torch::Tensor& w_hat, const torch::Tensor& h) {
+    const torch::Tensor d = (w.to(torch::kFloat64) - w_hat.to(torch::kFloat64));
+    const torch::Tensor h64 = h.to(d.device(), torch::kFloat64);
+    return (d.mm(h64) * d).sum().item<double>() / static_cast<double>(w.size(0));
+}
+
+LdlqResult ldlq_quantize(const torch::Tensor& w_in, const torch::Tensor& h_in, int bpw, const LdlqOptions& options) {
+    if (w_in.dim() != 2) throw Error("LDLQ", "the weight must be a matrix, got " + shape_str(w_in));
+    const int64_t m = w_in.size(0), n = w_in.size(1);
+    if (n % kLdlqBlock != 0)
+        throw Error("LDLQ", "the weight has " + std::to_string(n) +
+                                " columns; E8 quantization needs a multiple of 8 (pad the columns first)");
+    if (h_in.dim() != 2 || h_in.size(0) != n || h_in.size(1) != n)
+        throw Error("LDLQ", "the Hessian must be [" + std::to_string(n) + ", " + std::to_string(n) + "], got " +
+                                shape_str(h_in));
+    if (!torch::isfinite(w_in).all().item<bool>()) throw Error("LDLQ", "the weight holds NaN or Inf");
+    if (!torch::isfinite(h_in).all().item<bool>()) throw Error("LDLQ", "the Hessian holds NaN or Inf");
+
+    LdlqResult out;
+    out.recipe = shell_recipe(bpw);
+    const ShellRecipe& recipe = out.recipe;
+    const torch::Device device = w_in.device();
+    const torch::Tensor w = w_in.to(torch::kFloat32).contiguous();
+    const torch::Tensor h64 = h_in.to(device, torch::kFloat64);
+
+    // The reference's 3-tier fallback: its 1% damping, then +10% of the mean
+    // diagonal (at least 1e-6) on top, then the identity.
+    std::optional<BlockLdl> ldl = try_block_ldl(with_damping(h64, options.damping));
+    if (!ldl) {
+        out.damping_tier = DampingTier::Heavy;
+        const double heavy = std::max(0.1 * h64.diagonal().mean().item<double>(), 1e-6);
+        const torch::Tensor h_heavy = h64 + heavy * torch::eye(n, h64.options());
+        ldl = try_block_ldl(with_damping(h_heavy, options.damping));
+    }
+    if (!ldl) {
+        out.damping_tier = DampingTier::Identity;
+        ldl = block_ldl(with_damping(torch::eye(n, h64.options()), options.damping));
+    }
+    const torch::Tensor l = ldl->L.to(torch::kFloat32);
+
+    const double rms = w.pow(2).mean().sqrt().item<double>();
+    out.wscale = rms > 1e-10 ? static_cast<float>(static_cast<float>(rms) * kE8OptScale) : 1.0f;
+    const torch::Tensor wr = w / out.wscale;
+
+    const int64_t num_blocks = n / kLdlqBlock;
+    const int64_t stages = recipe.num_stages();
+    const torch::Tensor table = e8_codebook_on(device, torch::kFloat32);
+    for (int64_t s = 0; s < stages; ++s)
+        out.indices.push_back(torch::zeros({m, num_blocks}, torch::TensorOptions().dtype(torch::kInt64).device(device)));
+
+    // resid = Wr - Ŵr over the blocks already quantised (to the right of k).
+    torch::Tensor resid = torch::zeros_like(wr);
+    const int64_t report_every = std::max<int64_t>(1, num_blocks / 100);
+    for (int64_t k = num_blocks - 1; k >= 0; --k) {
+        if (options.cancel) options.cancel->check();
+        const int64_t kb = k * kLdlqBlock, ke = kb + kLdlqBlock;
+        torch::Tensor target = wr.slice(1, kb, ke).clone();
+        if (options.error_feedback && ke < n) target.add_(resid.slice(1, ke).mm(l.slice(0, ke).slice(1, kb, ke)));
+
+        torch::Tensor recon;
+        torch::Tensor stage_input = target;
+        for (int64_t s = 0; s < stages; ++s) {
+            auto [dec, idx] = nearest(stage_input, recipe.codebook_sizes[s], table);
+            out.indices[s].select(1, k).copy_(idx);
+            if (s == 0)
+                recon = dec.clone();
+            else
+                recon.add_(dec, recipe.stage_weights[s]);
+            if (s + 1 < stages) stage_input = (stage_input - dec) * recipe.resid_scales[s];
+        }
+        resid.slice(1, kb, ke).copy_(wr.slice(1, kb, ke) - recon);
+
+        if (options.progress && ((num_blocks - k) % report_every == 0 || k == 0))
+            options.progress(Progress{"quantize", "LDLQ", num_blocks - k, num_blocks, "blocks"});
+    }
+
+    out.w_hat = decode_shell(out.indices, recipe.stage_weights, out.wscale);
+    const torch::Tensor h_metric = h64;
+    out.proxy_loss = proxy_loss(w, out.w_hat, h_metric);
+    const double signal = proxy_loss(w, torch::zeros_like(w), h_metric);
+    out.relative_proxy_loss = signal > 0 ? out.proxy_loss / signal : 0.0;
+    out.mse = (w - out.w_hat).pow(2).mean().item<double>();
+    return out;
+}
+
+} // namespace glq::quant

@@ -33,17 +33,26 @@ public:
     bool is_special(int32_t id) const;
 
     // Streaming decode for generation: feed ids one at a time, get back only
-    // complete UTF-8 text (never a broken multi-byte sequence).
+    // complete UTF-8 text (never a broken multi-byte sequence). The pieces
+    // returned by push() and flush() concatenate to decode(all ids).
+    //
+    // Like HF's DecodeStream it re-decodes a short window (the ids since the
+    // last emitted text plus the ids that produced it), so the cost per token
+    // stays constant and context-dependent decoders (Metaspace's leading-space
+    // strip, byte fallback runs) see their left context. Text is held back
+    // while it ends in U+FFFD: that is an incomplete byte sequence that the
+    // next token may complete.
     class StreamDecoder {
     public:
         explicit StreamDecoder(const Tokenizer& tok, bool skip_special_tokens = true);
         std::string push(int32_t id);
-        std::string flush();  // whatever is left at the end
+        std::string flush();  // whatever is left at the end (a lone U+FFFD included)
     private:
         const Tokenizer* tok_;
         bool skip_special_;
-        std::vector<int32_t> ids_;
-        std::size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+        std::vector<int32_t> ids_;   // the window: context ids, then not yet emitted ones
+        std::string prefix_;         // decode() of the window's context ids, already returned
+        std::size_t prefix_ids_ = 0; // how many of ids_ are context
     };
 
 private:

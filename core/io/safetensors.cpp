@@ -352,7 +352,6 @@ void write_safetensors(const fs::path& path, const std::vector<TensorRef>& tenso
         for (const auto& [k, v] : metadata) m[k] = v;
     }
     std::set<std::string> names;
-    uint64_t offset = 0;
     for (const auto& t : tensors) {
         if (t.name == "__metadata__") throw Error(file, "'__metadata__' is reserved and cannot name a tensor");
         if (!names.insert(t.name).second) throw Error(file, "tensor " + in_quotes(t.name) + " is given twice");
@@ -363,10 +362,20 @@ void write_safetensors(const fs::path& path, const std::vector<TensorRef>& tenso
             throw Error(file, "tensor " + in_quotes(t.name) + ": " + dtype_name(t.dtype) + " x " +
                                   shape_text(t.shape) + " needs " + std::to_string(*need) + " bytes but " +
                                   std::to_string(t.bytes.size()) + " were given");
-        header[t.name] = {{"dtype", dtype_name(t.dtype)},
-                          {"shape", t.shape},
-                          {"data_offsets", {offset, offset + t.bytes.size()}}};
-        offset += t.bytes.size();
+    }
+    // Largest elements first: each group's total is a multiple of its element
+    // size, so every tensor starts aligned (the data block itself is 8-aligned).
+    std::vector<const TensorRef*> order;
+    for (const auto& t : tensors) order.push_back(&t);
+    std::stable_sort(order.begin(), order.end(), [](const TensorRef* a, const TensorRef* b) {
+        return dtype_size(a->dtype) > dtype_size(b->dtype);
+    });
+    uint64_t offset = 0;
+    for (const TensorRef* t : order) {
+        header[t->name] = {{"dtype", dtype_name(t->dtype)},
+                           {"shape", t->shape},
+                           {"data_offsets", {offset, offset + t->bytes.size()}}};
+        offset += t->bytes.size();
     }
     std::string text = header.dump();
     // Pad with spaces so the data block starts 8-byte aligned (8 + len(text)).
@@ -376,7 +385,7 @@ void write_safetensors(const fs::path& path, const std::vector<TensorRef>& tenso
     AtomicFile out(path);
     out.write(&header_len, sizeof header_len);
     out.write(text);
-    for (const auto& t : tensors) out.write(t.bytes.data(), t.bytes.size());  // straight from the caller's memory
+    for (const TensorRef* t : order) out.write(t->bytes.data(), t->bytes.size());  // straight from the caller's memory
     out.commit();
 }
 

@@ -102,8 +102,12 @@ struct TensorData {
     std::vector<std::byte> bytes;
 };
 
-// Writes one safetensors file atomically (temp name + rename). Tensors are
-// laid out in the given order, 8-byte aligned header, optional __metadata__.
+// Writes one safetensors file atomically (temp name + rename): header padded
+// with spaces to a multiple of 8, optional __metadata__, then the tensors
+// grouped by element size, largest first, in the given order within a group.
+// The format allows no gaps between tensors, so this grouping (the Python
+// package's) is what puts every tensor at an offset aligned to its element
+// size, letting readers use the mapped bytes in place.
 // Throws glq::Error naming the file on a failed write (e.g. disk full).
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

@@ -95,9 +95,25 @@ GLQ_TEST(round_trip_every_dtype_with_metadata) {
         CHECK(std::equal(v.bytes.begin(), v.bytes.end(), t.bytes.begin()));
         CHECK_EQ(*v.file, p.string());
     }
-    // Laid out in the order given.
-    for (std::size_t i = 0; i + 1 < f->tensors().size(); ++i)
-        CHECK(f->tensors()[i].end <= f->tensors()[i + 1].begin);
+    // Contiguous (the format allows no gaps), largest elements first, given
+    // order within a size, and so each tensor aligned to its element size.
+    uint64_t expect_begin = 0;
+    std::size_t prev_size = 8;
+    std::vector<std::string> names_in_file;
+    for (const auto& t : f->tensors()) {
+        CHECK_EQ(t.begin, expect_begin);
+        expect_begin = t.end;
+        CHECK(dtype_size(t.dtype) <= prev_size);
+        prev_size = dtype_size(t.dtype);
+        CHECK_EQ((f->header_size() + t.begin) % dtype_size(t.dtype), 0u);
+        names_in_file.push_back(t.name);
+    }
+    CHECK_EQ(expect_begin, fs::file_size(p) - f->header_size());
+    std::vector<std::string> expect_names;
+    for (std::size_t size : {8, 4, 2, 1})
+        for (const auto& t : tensors)
+            if (dtype_size(t.dtype) == size) expect_names.push_back(t.name);
+    CHECK(names_in_file == expect_names);
     CHECK_EQ(f->find("scalar")->numel(), 1);
     CHECK_EQ(f->find("empty")->numel(), 0);
     CHECK(f->find("nope") == nullptr);

@@ -93,6 +93,10 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
         msg["content"] = m.content;
         context["messages"].push_back(std::move(msg));
     }
+    // transformers always passes tools and documents (None when absent):
+    // `tools is not none` must see None, not an undefined name.
+    context["tools"] = nullptr;
+    context["documents"] = nullptr;
     context["add_generation_prompt"] = add_generation_prompt;
     context["bos_token"] = bos_token;
     context["eos_token"] = eos_token;

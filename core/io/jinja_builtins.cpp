@@ -773,19 +773,21 @@ Value add_values(const Value& x, const Value& y) {
         items.insert(items.end(), y.list->begin(), y.list->end());
         return Value::from(std::move(items), x.is_tuple);
     }
+    if (x.is_string() || x.is_list())
+        type_error(std::string("can only concatenate ") + kind_name(x) + " (not \"" + kind_name(y) + "\") to " + kind_name(x));
     type_error(std::string("unsupported operand type(s) for +: '") + kind_name(x) + "' and '" + kind_name(y) + "'");
 }
 
 Value apply_filter(const std::string& name, const Value& input, CallArgs& args) {
     auto it = filters().find(name);
-    if (it == filters().end()) throw TemplateError("no filter named '" + name + "'");
+    if (it == filters().end()) throw TemplateError("No filter named '" + name + "'.");
     return it->second(input, args);
 }
 bool has_filter(const std::string& name) { return filters().count(name) != 0; }
 
 bool apply_test(const std::string& name, const Value& input, CallArgs& args) {
     auto it = tests().find(name);
-    if (it == tests().end()) throw TemplateError("no test named '" + name + "'");
+    if (it == tests().end()) throw TemplateError("No test named '" + name + "' found.");
     return it->second(input, args);
 }
 bool has_test(const std::string& name) { return tests().count(name) != 0; }

@@ -274,9 +274,12 @@ private:
         if (value.is_list()) items = *value.list;
         else if (value.is_string()) for (auto& cp : code_points(value.text)) items.push_back(Value::from(cp));
         else throw TemplateError(std::string("cannot unpack non-iterable ") + kind_name(value) + " object");
-        if (items.size() != target.children.size())
-            throw TemplateError("cannot unpack " + std::to_string(items.size()) + " values into " +
-                                std::to_string(target.children.size()) + " names");
+        const std::size_t want = target.children.size();
+        if (items.size() > want)
+            throw TemplateError("too many values to unpack (expected " + std::to_string(want) + ")");
+        if (items.size() < want)
+            throw TemplateError("not enough values to unpack (expected " + std::to_string(want) + ", got " +
+                                std::to_string(items.size()) + ")");
         for (std::size_t i = 0; i < items.size(); ++i) bind(*target.children[i], items[i], scope);
     }
 

@@ -1,5 +1,7 @@
 #include "core/io/jinja_parser.h"
 
+#include "core/io/jinja_builtins.h"
+
 #include <algorithm>
 #include <initializer_list>
 
@@ -612,6 +614,8 @@ private:
         auto f = node(Expr::Type::Filter, line);
         f->name = expect_name("a filter name after '|'");
         while (skip_op(".")) f->name.append(".").append(expect_name("a filter name"));
+        // jinja2 rejects unknown filters when it compiles the template.
+        if (!has_filter(f->name)) throw SyntaxError(line, "No filter named '" + f->name + "'.");
         f->children.push_back(std::move(input));
         if (is_op("(")) parse_call_args(*f);
         return f;

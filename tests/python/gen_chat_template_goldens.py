@@ -135,6 +135,113 @@ TEMPLATES = {
 }
 
 
+# Small templates that pin down the interpreter's semantics one feature at a
+# time (tests/io/test_jinja.cpp renders each and compares). Each is
+# (name, template, context).
+D = {"a": 1, "b": [1, 2, 3], "s": "Hello World", "u": "Grüße 🌍", "f": 2.5, "n": None, "t": True,
+     "d": {"z": 1, "a": "x", "m": [1, {"k": "v"}]},
+     "msgs": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
+              {"role": "user", "content": "bye"}]}
+SNIPPETS = [
+    # literals, arithmetic, precedence
+    ("int_arith", "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 10 }}", {}),
+    ("float_arith", "{{ 7 / 2 }} {{ 10 / 5 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1.5e-7 }} {{ 3 * 1.0 }} {{ f * 2 }} {{ 2.0 ** 0.5 }}", D),
+    ("unary", "{{ -a }} {{ +a }} {{ -f }} {{ not t }} {{ -(b|length) }} {{ -3|abs }}", D),
+    ("error_unary_binds_before_filter", "{{ - b|length }}", D),
+    ("string_ops", "{{ 'ab' ~ 3 ~ none ~ undefined_thing }}|{{ 'x' * 3 }}|{{ 'a' + 'b' }}|{{ \"it's\" }}|{{ 'a' 'b' }}", {}),
+    ("escapes", "{{ 'tab\\there\\nnl \\u00e9 \\x41 \\\\ \\' \"' }}", {}),
+    ("concat_binds_tighter_than_plus", "{{ 'a' + 'b' ~ 'c' }} {{ 1 ~ 2 + 3 if false else 'x' }}", {}),
+    ("filters_bind_tighter", "{{ 'ab' + s|upper }} {{ -3|abs }} {{ b|length * 2 }} {{ s|lower + '!' }}", D),
+    ("comparisons", "{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ a == 1.0 }} {{ 'a' != 'b' }} {{ [1,2] == [1,2] }} {{ 'b' > 'a' }} {{ 2 >= 2 }} {{ t == 1 }}", D),
+    ("in_not_in", "{{ 'll' in s }} {{ 2 in b }} {{ 'z' in d }} {{ 'q' not in d }} {{ not 'x' in s }} {{ 'x' in undefined_thing }}", D),
+    ("and_or_values", "{{ a and 'yes' }} {{ 0 and 'yes' }} {{ n or 'fallback' }} {{ s or 'x' }} {{ [] or none }}", D),
+    ("conditional_expr", "{{ 'y' if t else 'n' }}|{{ 'y' if n else 'n' }}|{{ 'only' if n }}|{{ 'a' if false else 'b' if false else 'c' }}", D),
+    ("print_values", "{{ n }} {{ t }} {{ b }} {{ d }} {{ (1, 'a') }} {{ (1,) }} {{ [s, u, f, n, t] }} {{ \"q'uote\" }} {{ ['it\\'s', \"x\\ny\"] }}", D),
+    ("dict_and_list_literals", "{{ {'k': 1, 'j': [1, 2]} }} {{ [] }} {{ {} }} {{ {'a': 1}['a'] }} {{ [1, 2, 3][-1] }}", {}),
+    # attribute and item access, slicing
+    ("access", "{{ d.a }} {{ d['z'] }} {{ d.m[1].k }} {{ msgs[0].role }} {{ msgs[-1]['content'] }} {{ b.1 }} {{ d.missing }}|{{ d['missing'] }}|", D),
+    ("slices", "{{ b[1:] }} {{ b[:-1] }} {{ b[::-1] }} {{ b[::2] }} {{ s[:5] }} {{ s[::-1] }} {{ u[::-1] }} {{ u[2:4] }} {{ b[5:] }} {{ b[-10:1] }} {{ s[-5:] }} {{ b[2:0:-1] }}", D),
+    ("string_index_unicode", "{{ u[0] }}{{ u[-1] }}{{ u|length }}{{ s|length }}", D),
+    # tests
+    ("tests_types", "{{ a is number }} {{ f is number }} {{ t is number }} {{ s is string }} {{ d is mapping }} {{ b is mapping }} {{ b is iterable }} {{ s is iterable }} {{ a is iterable }} {{ b is sequence }} {{ n is none }} {{ t is boolean }} {{ a is boolean }} {{ t is true }} {{ 1 is true }} {{ false is false }} {{ a is integer }} {{ f is float }}", D),
+    ("tests_defined", "{{ a is defined }} {{ zz is defined }} {{ zz is undefined }} {{ d.q is defined }} {{ zz is not defined }} {{ n is not none }} {{ zz is iterable }}", D),
+    ("tests_numbers", "{{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ a is eq 1 }} {{ a is equalto(2) }} {{ 3 is gt 2 }} {{ 'ab' is lower }} {{ 'AB' is upper }} {{ 2 is in b }}", D),
+    # filters
+    ("filter_trim_case", "[{{ '  x y \\n'|trim }}][{{ 'xxhixx'|trim('x') }}] {{ s|upper }} {{ s|lower }} {{ 'hello wORLD-foo (bar)'|title }} {{ 'hELLO world'|capitalize }}", D),
+    ("filter_default", "{{ zz|default('dflt') }} {{ n|default('dflt') }} {{ ''|default('dflt', true) }} {{ zz|d('d') }} {{ a|default(5) }} {{ zz|default }}|", D),
+    ("filter_join_list", "{{ b|join(', ') }} {{ b|join }} {{ msgs|map(attribute='role')|join('/') }} {{ msgs|join('|', attribute='content') }} {{ 'abc'|list }} {{ d|list }}", D),
+    ("filter_first_last", "{{ b|first }} {{ b|last }} {{ s|first }} {{ []|first }}|{{ msgs|last }}", D),
+    ("filter_convert", "{{ '42'|int }} {{ '4.7'|int }} {{ 'x'|int }} {{ 'x'|int(7) }} {{ 3.9|int }} {{ '2.5'|float }} {{ 3|float }} {{ 'ff'|int(base=16) }} {{ a|string ~ '!' }} {{ b|string }}", D),
+    ("filter_replace", "{{ s|replace('o', '0') }} {{ s|replace('l', 'L', 2) }} {{ s.replace('World', 'There') }}", D),
+    ("filter_items", "{% for k, v in d|items %}{{ k }}={{ v }};{% endfor %} {% for k, v in d.items() %}{{ k }}{% endfor %} {{ d.keys()|list }} {{ d.values()|list }} {{ d.get('a') }} {{ d.get('q') }} {{ d.get('q', 'dd') }}", D),
+    ("filter_select", "{{ msgs|selectattr('role', 'equalto', 'user')|map(attribute='content')|list }} {{ msgs|rejectattr('role', 'eq', 'user')|list }} {{ [0, 1, '', 'a', none]|select|list }} {{ [1, 2, 3, 4]|select('odd')|list }} {{ [1, 2, 3, 4]|reject('even')|list }} {{ msgs|selectattr('role')|list|length }}", D),
+    ("filter_map", "{{ ['a', 'B']|map('upper')|list }} {{ [' x ', 'y ']|map('trim')|join(',') }} {{ msgs|map(attribute='missing', default='?')|list }}", D),
+    ("filter_sort_unique", "{{ [3, 1, 2]|sort }} {{ [3, 1, 2]|sort(reverse=true) }} {{ ['b', 'A', 'c']|sort }} {{ ['b', 'A', 'c']|sort(case_sensitive=true) }} {{ msgs|sort(attribute='content')|map(attribute='content')|list }} {{ [1, 2, 1, 3, 2]|unique|list }} {{ ['a', 'A', 'b']|unique|list }}", D),
+    ("filter_numbers", "{{ 2.567|round }} {{ 2.567|round(2) }} {{ 2.5|round }} {{ 3.5|round }} {{ 2.561|round(1, 'floor') }} {{ 2.521|round(1, 'ceil') }} {{ -5|abs }} {{ -2.5|abs }} {{ [1, 2, 3]|sum }} {{ [3, 1, 2]|max }} {{ [3, 1, 2]|min }}", D),
+    ("filter_indent_center", "[{{ 'a\\nb\\n\\nc'|indent }}][{{ 'a\\nb'|indent(2, true) }}][{{ 'a\\n\\nb'|indent(1, blank=true) }}][{{ 'ab'|center(7) }}][{{ 'ab'|center(6) }}][{{ 'abc'|center(6) }}]", {}),
+    ("filter_misc", "{{ s|wordcount }} {{ b|reverse|list }} {{ 'abc'|reverse }} {{ s|safe }} {{ b|count }} {{ d|length }} {{ zz|length }} {{ d|dictsort }}", D),
+    ("tojson", "{{ d|tojson }}|{{ u|tojson }}|{{ [1, 2.5, none, true, 'x\"\\n']|tojson }}|{{ {}|tojson }}|{{ []|tojson }}|{{ d|tojson(indent=2) }}|{{ d|tojson(sort_keys=true) }}|{{ u|tojson(ensure_ascii=true) }}|{{ d|tojson(separators=(',', ':')) }}|{{ {'e': {}, 'l': []}|tojson(indent=1) }}", D),
+    # string methods
+    ("str_methods", "[{{ '  a b  '.strip() }}][{{ '  a '.lstrip() }}][{{ ' a  '.rstrip() }}][{{ '\\n\\nx\\n'.strip('\\n') }}][{{ 'xyax'.strip('xy') }}] {{ s.startswith('Hell') }} {{ s.endswith('xx') }} {{ s.startswith(('a', 'H')) }} {{ s.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ ' a  b '.split() }} {{ s.upper() }} {{ s.lower() }} {{ 'hello wOrld'.title() }} {{ s.find('o') }} {{ s.find('z') }} {{ u.find('🌍') }} {{ s.count('l') }} {{ '-'.join(['a', 'b']) }} {{ 'x'.capitalize() }}", D),
+    ("think_split", "{% set c = '<think>\\nreason\\n</think>\\n\\nanswer' %}[{{ c.split('</think>')[-1].lstrip('\\n') }}][{{ c.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') }}]", {}),
+    # statements: if / for / set / namespace / macro
+    ("if_elif_else", "{% for x in [1, 2, 3, 4] %}{% if x == 1 %}one{% elif x == 2 %}two{% elif x == 3 %}three{% else %}many{% endif %} {% endfor %}", {}),
+    ("loop_vars", "{% for m in msgs %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}/{{ loop.first }}/{{ loop.last }}/{{ loop.length }}/{{ loop.previtem.content if loop.previtem is defined else '-' }}/{{ loop.nextitem.content if loop.nextitem is defined else '-' }}/{{ loop.cycle('odd', 'even') }};{% endfor %}", D),
+    ("loop_else_and_filter", "{% for x in [] %}x{% else %}empty{% endfor %} {% for x in b if x != 2 %}{{ x }}:{{ loop.length }}{{ ',' if not loop.last }}{% endfor %} {% for c in 'ab' %}{{ c }}{% endfor %} {% for k in d %}{{ k }}{% endfor %} {% for x in zz %}never{% endfor %}", D),
+    ("loop_unpack", "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }} {% endfor %}{% for k, v in d.items() if k != 'a' %}{{ k }}{% endfor %}", D),
+    ("loop_break_continue", "{% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% endif %}{{ x }}{% endfor %}", {}),
+    ("range", "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(10, 0, -3)|list }} {% for i in range(messages|length) %}{{ i }}{% endfor %}", {"messages": [1, 2]}),
+    ("scoping", "{% set x = 5 %}{% for i in range(2) %}{{ x }}{% set x = i %}{{ x }}{% endfor %}{{ x }}|{% if true %}{% set y = 1 %}{% endif %}{{ y }}|{% for i in range(2) %}{% if loop.first %}{% set z = 1 %}{% endif %}[{{ z }}]{% endfor %}", {}),
+    ("namespace", "{% set ns = namespace(found=false, count=0, last=none) %}{% for m in msgs %}{% if m.role == 'user' %}{% set ns.found = true %}{% set ns.count = ns.count + 1 %}{% set ns.last = loop.index0 %}{% endif %}{% endfor %}{{ ns.found }} {{ ns.count }} {{ ns.last }} {{ ns.nothing }}|", D),
+    ("set_forms", "{% set a, b = 1, 2 %}{{ a }}{{ b }} {% set t = (1, 2) %}{{ t }} {% set blk %}inside {{ a }}{% endset %}[{{ blk }}] {% set msgs2 = msgs[1:] %}{{ msgs2|length }}", D),
+    ("macro", "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('Bob') }} {{ greet('Al', '?') }} {{ greet(name='Kim', punct='.') }} {{ greet('x')|upper }}", {}),
+    ("macro_uses_globals", "{%- macro render_msg(m) -%}\n<{{ m.role }}>{{ m.content | trim }}{{ eos }}\n{%- endmacro -%}\n{% for m in msgs %}{{ render_msg(m) }}{% endfor %}", {**D, "eos": "</s>"}),
+    ("dict_global", "{{ dict(a=1, b='x') }} {{ dict(d, q=2)|length }}", D),
+    ("generation_tag", "{% for m in msgs %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %} {% endfor %}", D),
+    ("strftime_now", "{{ strftime_now('%d %b %Y') }} {{ strftime_now('%Y-%m-%d %H:%M:%S %A %B %j') }}", {}),
+    # whitespace control, trim_blocks, lstrip_blocks, comments, raw
+    ("ws_trim_blocks", "{% if true %}\nline1\n{% endif %}\nline2\n", {}),
+    ("ws_lstrip_blocks", "<ul>\n    {% for x in b %}\n    <li>{{ x }}</li>\n    {% endfor %}\n</ul>", D),
+    ("ws_dash", "a  {%- if true -%}  b  {%- endif -%}  c {{- ' d ' -}} e\n\n{{- 'f' }}", {}),
+    ("ws_plus_disables_lstrip", "x\n    {%+ if true %}y{% endif %}\n", {}),
+    ("ws_var_not_lstripped", "x\n    {{ 'y' }}\n    {% if true %}z{% endif %}", {}),
+    ("ws_after_var_tag", "{{ 'a' }}  {% if true %}b{% endif %}\n  {{ 'c' }}  {% if true %}d{% endif %}", {}),
+    ("ws_comments", "a {# comment #}b\n{# own line #}\nc\n  {#- dash -#}  d {# multi\nline #}\ne", {}),
+    ("ws_crlf_and_trailing_newline", "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc\n", {}),
+    ("ws_block_then_text_on_line", "{% set x = 1 %}  text\n  {% set y = 2 %}\ttab\n{% if true %}   {% endif %}end", {}),
+    ("raw_block", "{% raw %}{{ not parsed }} {% if %}{% endraw %} after", {}),
+    ("nested_quotes_in_tags", "{{ '}}' }} {{ \"%}\" }} {% if '%}' %}ok{% endif %} {{ {'a': {'b': 1}} }}", {}),
+    # undefined behaviour
+    ("undefined_prints_empty", "[{{ zz }}][{{ d.q }}][{{ zz|trim }}][{{ zz ~ 'x' }}][{{ zz|length }}][{{ zz is none }}][{{ zz == none }}][{{ not zz }}]", D),
+    # errors (the golden records jinja2's message; ours must fail too)
+    ("error_raise", "a{{ raise_exception('Custom failure: ' ~ a) }}b", D),
+    ("error_undefined_attr_chain", "{{ zz.attr }}", D),
+    ("error_missing_key_chain", "{{ d.q.r }}", D),
+    ("error_add_str_int", "{{ 'a' + 1 }}", {}),
+    ("error_undefined_plus", "{{ zz + 1 }}", {}),
+    ("error_sandbox_append", "{% set l = [] %}{{ l.append(1) }}", {}),
+    ("error_not_callable", "{{ s() }}", D),
+    ("error_unknown_filter_at_parse", "line1\n{{ s|nosuchfilter }}", D),
+    ("error_unknown_test_at_parse", "{% if s is nosuchtest %}{% endif %}", D),
+    ("error_unpack_count", "{% for a, b in [[1, 2, 3]] %}{% endfor %}", {}),
+    ("error_compare_types", "{{ 1 < 'a' }}", {}),
+    ("error_division_by_zero", "{{ 1 / 0 }}", {}),
+]
+
+
+def snippet_cases():
+    env = ctu._compile_jinja_template("x").environment
+    env.globals["strftime_now"] = fixed_strftime_now
+    for name, template, context in SNIPPETS:
+        case = {"name": name, "template": template, "context": context}
+        try:
+            case["expected"] = env.from_string(template).render(**context)
+        except Exception as e:  # noqa: BLE001 - an error is a golden too
+            case["error"] = str(e)
+            case["error_type"] = type(e).__name__
+        yield case
+
+
 def fixed_strftime_now(fmt):
     return FIXED_NOW.strftime(fmt)
 
@@ -182,6 +289,12 @@ def cases_for(name, template, tokens, tools_ok, thinking):
                 yield case
 
 
+def write_json(path, data):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def demo_model_template():
     import gguf
     reader = gguf.GGUFReader(str(DEMO_GGUF))
@@ -208,14 +321,13 @@ def main():
     groups.append({"tokenizer_config": "tokenizers/qwen3/tokenizer_config.json",
                    "cases": list(cases_for("Qwen3", config["chat_template"], tokens, True, True))})
 
-    out = OUT_DIR / "goldens.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"now": FIXED_NOW.isoformat(), "groups": groups}, ensure_ascii=False, indent=1) + "\n",
-                   encoding="utf-8")
-    tmp.replace(out)
+    write_json(OUT_DIR / "goldens.json", {"now": FIXED_NOW.isoformat(), "groups": groups})
+    snippets = list(snippet_cases())
+    write_json(OUT_DIR / "jinja_snippets.json", {"now": FIXED_NOW.isoformat(), "cases": snippets})
+    print(f"wrote {OUT_DIR / 'jinja_snippets.json'}: {len(snippets)} snippets")
     n = sum(len(g["cases"]) for g in groups)
     errors = sum(1 for g in groups for c in g["cases"] if "error" in c)
-    print(f"wrote {out}: {len(groups)} templates, {n} cases ({errors} expect an error)")
+    print(f"wrote goldens.json: {len(groups)} templates, {n} cases ({errors} expect an error)")
 
 
 if __name__ == "__main__":

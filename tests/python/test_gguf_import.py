@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""End-to-end check of `glqw import-gguf` on the demo model (SmolLM2-135M-Instruct Q4_1).
+
+1. Weights: every imported tensor equals gguf-py's dequantization of the GGUF
+   tensor after the HF name mapping and the inverse of llama.cpp's Q/K
+   permutation (f32 import, bit for bit), and the bf16 import is the
+   round-to-nearest-even of the f32 one.
+2. config.json agrees with SmolLM2-135M-Instruct's HF config on every
+   architectural key.
+3. Tokenizer: HF `tokenizers` gives the same ids with the imported
+   tokenizer.json as with the original on thousands of lines of WikiText-2
+   and on special-token strings.
+4. transformers loads the imported directory (fp32, CPU) and greedily answers
+   "What is the capital of France?" with Paris.
+
+Exit 77 (skip) only when the demo GGUF is missing.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+SOURCE = os.environ.get("GLQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.environ.get("GLQ_SHARED_DATA", os.path.join(SOURCE, "..", "shared", "data"))
+GGUF_PATH = os.path.join(SOURCE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+GLQW = os.environ.get("GLQW", os.path.join(SOURCE, "build", "app", "glqw"))
+
+failures = []
+
+
+def check(cond, message):
+    if not cond:
+        failures.append(message)
+        print("FAIL:", message, flush=True)
+
+
+# ---- independent re-statement of the importer's rules -----------------------
+
+LAYER_NAMES = {
+    "attn_norm.weight": "input_layernorm.weight",
+    "attn_q.weight": "self_attn.q_proj.weight",
+    "attn_k.weight": "self_attn.k_proj.weight",
+    "attn_v.weight": "self_attn.v_proj.weight",
+    "attn_output.weight": "self_attn.o_proj.weight",
+    "ffn_norm.weight": "post_attention_layernorm.weight",
+    "ffn_gate.weight": "mlp.gate_proj.weight",
+    "ffn_up.weight": "mlp.up_proj.weight",
+    "ffn_down.weight": "mlp.down_proj.weight",
+}
+
+
+def hf_name(name):
+    fixed = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "output.weight": "lm_head.weight"}
+    if name in fixed:
+        return fixed[name]
+    _, layer, rest = name.split(".", 2)
+    return f"model.layers.{layer}.{LAYER_NAMES[rest]}"
+
+
+def llama_cpp_permute(weights, n_head, n_head_kv):
+    """convert_hf_to_gguf.py LlamaModel.permute, verbatim."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(weights.shape))
+
+
+def llama_cpp_unpermute(weights, n_head):
+    return (weights.reshape(n_head, weights.shape[0] // n_head // 2, 2, *weights.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(weights.shape))
+
+
+def bf16_rne(f32):
+    bits = f32.view(np.uint32).astype(np.uint64)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def run_import(out_dir, *extra):
+    cmd = [GLQW, "import-gguf", GGUF_PATH, out_dir, *extra]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    print(" ".join(cmd), "->", result.returncode, result.stdout.strip(), result.stderr.strip()[-500:], flush=True)
+    if result.returncode != 0:
+        print("import failed", file=sys.stderr)
+        sys.exit(1)
+
+
+def check_weights(f32_dir, bf16_dir):
+    import gguf
+    import torch
+    from safetensors.torch import load_file
+
+    reader = gguf.GGUFReader(GGUF_PATH)
+    n_head = int(reader.fields["llama.attention.head_count"].contents())
+    n_head_kv = int(reader.fields["llama.attention.head_count_kv"].contents())
+    f32 = load_file(os.path.join(f32_dir, "model.safetensors"))
+    bf16 = load_file(os.path.join(bf16_dir, "model.safetensors"))
+    check(len(f32) == len(reader.tensors) == 272, f"tensor count {len(f32)} vs GGUF {len(reader.tensors)}")
+    check("lm_head.weight" not in f32, "tied model must not get an lm_head.weight")
+    exact = 0
+    for t in reader.tensors:
+        name = hf_name(t.name)
+        expected = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+        expected = expected.reshape([int(d) for d in reversed(t.shape)])
+        if t.name.endswith("attn_q.weight") or t.name.endswith("attn_k.weight"):
+            heads = n_head if "attn_q" in t.name else n_head_kv
+            hf = llama_cpp_unpermute(expected, heads)
+            # The inverse really is one: the converter's permute gives the GGUF back.
+            assert np.array_equal(llama_cpp_permute(hf, n_head, heads if heads != n_head else None), expected)
+            expected = hf
+        ours = f32.get(name)
+        if ours is None:
+            check(False, f"{name} missing")
+            continue
+        ours = ours.numpy()
+        if ours.dtype != np.float32 or ours.shape != expected.shape:
+            check(False, f"{name}: {ours.dtype} {ours.shape} vs float32 {expected.shape}")
+            continue
+        if not np.array_equal(ours.view(np.uint32), expected.view(np.uint32)):
+            check(False, f"{name}: f32 import differs from gguf dequantization "
+                         f"(max abs diff {np.abs(ours - expected).max()})")
+            continue
+        b = bf16[name]
+        if b.dtype != torch.bfloat16 or not np.array_equal(b.view(torch.int16).numpy().view(np.uint16),
+                                                            bf16_rne(expected)):
+            check(False, f"{name}: bf16 import is not the RNE rounding of the f32 values")
+            continue
+        exact += 1
+    print(f"weights: {exact}/{len(reader.tensors)} tensors bit-exact (f32) and RNE-exact (bf16)", flush=True)
+
+
+def check_config(out_dir):
+    ours = json.load(open(os.path.join(out_dir, "config.json")))
+    ref = json.load(open(os.path.join(SHARED, "tokenizers", "smollm2", "config.json")))
+    keys = ["architectures", "model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+            "num_attention_heads", "num_key_value_heads", "max_position_embeddings", "rms_norm_eps", "rope_theta",
+            "rope_scaling", "vocab_size", "tie_word_embeddings", "hidden_act", "attention_bias", "mlp_bias",
+            "bos_token_id", "eos_token_id", "pad_token_id"]
+    for k in keys:
+        check(ours.get(k) == ref.get(k), f"config.json {k}: {ours.get(k)!r} vs HF {ref.get(k)!r}")
+    gen = json.load(open(os.path.join(out_dir, "generation_config.json")))
+    check(gen.get("bos_token_id") == 1 and gen.get("eos_token_id") == 2, f"generation_config.json {gen}")
+    print("config: architectural keys agree with the HF config", flush=True)
+
+
+def check_tokenizer(out_dir):
+    from tokenizers import Tokenizer
+
+    ours = Tokenizer.from_file(os.path.join(out_dir, "tokenizer.json"))
+    ref = Tokenizer.from_file(os.path.join(SHARED, "tokenizers", "smollm2", "tokenizer.json"))
+    with open(os.path.join(SHARED, "wikitext-2-raw", "wiki.test.raw"), encoding="utf-8") as f:
+        lines = f.read().split("\n")[:3000]
+    specials = ["<|im_start|>user\nHi<|im_end|>\n", "<|endoftext|>", "a<repo_name>b<file_sep>c",
+                "<jupyter_code>x = 1 2 3<empty_output>", "<|im_end|><|im_start|>assistant\n", "  <|im_end|>  "]
+    texts = lines + specials + ["\n".join(lines[:200])]
+    a = [e.ids for e in ours.encode_batch(texts)]
+    b = [e.ids for e in ref.encode_batch(texts)]
+    mismatched = [i for i in range(len(texts)) if a[i] != b[i]]
+    check(not mismatched, f"tokenizer: {len(mismatched)} of {len(texts)} texts tokenize differently, "
+                          f"first {texts[mismatched[0]][:80]!r}" if mismatched else "")
+    n_tokens = sum(len(x) for x in a)
+    check(n_tokens > 100000, f"only {n_tokens} tokens compared")
+    decoded = ours.decode(a[5])
+    check(decoded == ref.decode(b[5]), "decode differs")
+    print(f"tokenizer: {len(texts)} texts, {n_tokens} tokens, identical ids", flush=True)
+
+
+def check_transformers(out_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
+    model.eval()
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    check(prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n"),
+          f"chat template rendered {prompt!r}")
+    ids = tok(prompt, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=24, do_sample=False)
+    reply = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    print(f"transformers greedy reply: {reply!r}", flush=True)
+    check("Paris" in reply, f"reply does not mention Paris: {reply!r}")
+
+
+def main():
+    if not os.path.exists(GGUF_PATH):
+        print(f"skipped: {GGUF_PATH} is missing")
+        return 77
+    if not os.path.exists(GLQW):
+        print(f"GLQW={GLQW} does not exist", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="glq-gguf-import-") as tmp:
+        f32_dir = os.path.join(tmp, "f32")
+        bf16_dir = os.path.join(tmp, "bf16")
+        run_import(f32_dir, "--dtype", "f32")
+        run_import(bf16_dir)
+        # An existing output folder is refused without --force.
+        again = subprocess.run([GLQW, "import-gguf", GGUF_PATH, bf16_dir], capture_output=True, text=True)
+        check(again.returncode != 0 and "already exists" in again.stderr,
+              f"second import into an existing folder: rc {again.returncode}, {again.stderr!r}")
+        check_weights(f32_dir, bf16_dir)
+        check_config(bf16_dir)
+        check_tokenizer(bf16_dir)
+        check_transformers(f32_dir)
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,6 +80,7 @@ std::string SensitivityTable::to_json_text() const {
         json losses = json::object();
         for (int b = kMinBpw; b <= kMaxBpw; ++b)
             if (l.measured(b)) losses[std::to_string(b)] = l.loss(b);
+        if (losses.empty()) continue;  // nothing measured: not part of a sensitivity table
         layers_json.push_back({{"name", l.name}, {"rows", l.rows}, {"cols", l.cols}, {"proxy_loss", losses}});
     }
     json j = {{"format", "glq-sensitivity"}, {"version", 1}, {"layers", layers_json}};

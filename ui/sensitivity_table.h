@@ -53,6 +53,7 @@ struct SensitivityTable {
     // a negative or non-numeric loss, a layer with no loss at all, a name twice.
     static SensitivityTable load(const std::filesystem::path& path);
     static SensitivityTable from_json_text(const std::string& text, const std::string& where);
+    // Layers with nothing measured are left out (the reader would refuse them).
     std::string to_json_text() const;
     void save(const std::filesystem::path& path) const;  // atomic
 };

@@ -70,6 +70,7 @@ struct Stmt {
         Break,
         Continue,
         Scope,     // a body rendered as is ({% generation %})
+        FilterBlock,  // body rendered, then passed through expr (a Filter chain whose innermost input is null)
     };
     Type type;
     int line;

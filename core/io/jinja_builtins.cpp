@@ -446,6 +446,7 @@ Value select_items(const Value& v, CallArgs& a, bool by_attribute, bool keep, co
     for (; next < a.positional.size(); ++next) test_args.positional.push_back(a.positional[next]);
     test_args.keyword = a.keyword;
     List out;
+    if (!v.truthy()) return Value::from(std::move(out));  // jinja2: `if seq:`, so None selects nothing
     for (const auto& item : iterate(v, what)) {
         Value subject = by_attribute ? attribute_of(item, attr) : item;
         CallArgs call = test_args;
@@ -462,6 +463,7 @@ Value f_rejectattr(const Value& v, CallArgs& a) { return select_items(v, a, true
 
 Value f_map(const Value& v, CallArgs& a) {
     List out;
+    if (!v.truthy()) return Value::from(std::move(out));  // jinja2: `if seq:`, so None maps to nothing
     if (const Value* attr = a.get(99, "attribute")) {
         const Value* dflt = a.get(99, "default");
         for (const auto& item : iterate(v, "map")) {
@@ -811,6 +813,52 @@ std::string py_strip(const std::string& s, const std::optional<std::string>& cha
 
 namespace {
 
+// Python's str.format for plain replacement fields: {}, {0}, {name}, {{ and }}.
+std::string py_format(const std::string& fmt, const CallArgs& a) {
+    std::string out;
+    std::size_t auto_index = 0;
+    for (std::size_t i = 0; i < fmt.size(); ++i) {
+        const char c = fmt[i];
+        if (c == '}') {
+            if (i + 1 < fmt.size() && fmt[i + 1] == '}') ++i;
+            else type_error("Single '}' encountered in format string");
+            out += '}';
+            continue;
+        }
+        if (c != '{') {
+            out += c;
+            continue;
+        }
+        if (i + 1 < fmt.size() && fmt[i + 1] == '{') {
+            out += '{';
+            ++i;
+            continue;
+        }
+        const std::size_t close = fmt.find('}', i);
+        if (close == std::string::npos) type_error("Single '{' encountered in format string");
+        const std::string field = fmt.substr(i + 1, close - i - 1);
+        if (field.find_first_of(":!.[") != std::string::npos)
+            type_error("str.format() with format specs or attribute lookups is not supported: {" + field + "}");
+        const Value* arg = nullptr;
+        if (field.empty()) {
+            arg = auto_index < a.positional.size() ? &a.positional[auto_index] : nullptr;
+            ++auto_index;
+        } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
+            std::size_t idx = std::stoul(field);
+            arg = idx < a.positional.size() ? &a.positional[idx] : nullptr;
+        } else {
+            for (const auto& [k, v] : a.keyword)
+                if (k == field) arg = &v;
+            if (!arg) type_error("'" + field + "'");
+        }
+        if (!arg) type_error("Replacement index " + (field.empty() ? std::to_string(auto_index - 1) : field) +
+                             " out of range for positional args tuple");
+        out += to_str(*arg);
+        i = close;
+    }
+    return out;
+}
+
 Value string_method(const Value& self, const std::string& name, CallArgs& a) {
     const std::string& s = self.text;
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
@@ -874,6 +922,7 @@ Value string_method(const Value& self, const std::string& name, CallArgs& a) {
         }
         return Value::from(out);
     }
+    if (name == "format") return Value::from(py_format(s, a));
     if (name == "isdigit" || name == "isalpha" || name == "isalnum" || name == "isspace" || name == "islower" ||
         name == "isupper") {
         if (s.empty()) return Value::from(false);
@@ -934,7 +983,7 @@ Value list_method(const Value& self, const std::string& name, CallArgs& a) {
 const std::unordered_set<std::string> kStringMethods = {
     "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "rsplit", "splitlines", "replace", "upper",
     "lower", "title", "capitalize", "find", "rfind", "index", "rindex", "count", "join", "isdigit", "isalpha",
-    "isalnum", "isspace", "islower", "isupper"};
+    "isalnum", "isspace", "islower", "isupper", "format"};
 const std::unordered_set<std::string> kDictMethods = {"items", "keys", "values", "get"};
 const std::unordered_set<std::string> kListMethods = {"index", "count"};
 // What ImmutableSandboxedEnvironment refuses: templates must not mutate their inputs.

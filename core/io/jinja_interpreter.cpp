@@ -260,6 +260,12 @@ private:
         case Stmt::Type::Break: return Flow::Break;
         case Stmt::Type::Continue: return Flow::Continue;
         case Stmt::Type::Scope: return exec_body(s.body, scope, out);
+        case Stmt::Type::FilterBlock: {
+            std::string captured;
+            exec_body(s.body, scope, captured);
+            out += to_str(apply_filter_chain(*s.expr, Value::from(captured), scope));
+            return Flow::Normal;
+        }
         }
         return Flow::Normal;
     }
@@ -401,6 +407,13 @@ private:
         for (std::size_t i = first; i < e.children.size(); ++i) a.positional.push_back(eval(*e.children[i], scope));
         for (const auto& [k, v] : e.kwargs) a.keyword.emplace_back(k, eval(*v, scope));
         return a;
+    }
+
+    // `{% filter a|b(x) %}`: the chain's innermost (null) input is the body.
+    Value apply_filter_chain(const Expr& f, Value input, const ScopePtr& scope) {
+        if (f.children[0]) input = apply_filter_chain(*f.children[0], std::move(input), scope);
+        CallArgs args = eval_args(f, 1, scope);
+        return apply_filter(f.name, input, args);
     }
 
     Value get_attr(const Value& obj, const std::string& name) {

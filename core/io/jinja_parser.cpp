@@ -163,6 +163,24 @@ private:
             expect_block_end();
             return s;
         }
+        if (tag == "filter") {
+            auto s = std::make_unique<Stmt>(Stmt::Type::FilterBlock, line);
+            ExprPtr chain;  // null input: the rendered body goes there
+            do {
+                auto f = node(Expr::Type::Filter, cur().line);
+                f->name = expect_name("a filter name");
+                if (!has_filter(f->name)) fail("No filter named '" + f->name + "'.");
+                f->children.push_back(std::move(chain));
+                if (is_op("(")) parse_call_args(*f);
+                chain = std::move(f);
+            } while (skip_op("|"));
+            s->expr = std::move(chain);
+            expect_block_end();
+            s->body = parse_body({"endfilter"});
+            take_end_tag();
+            expect_block_end();
+            return s;
+        }
         throw SyntaxError(line, "unknown or unsupported tag '" + tag + "'");
     }
 

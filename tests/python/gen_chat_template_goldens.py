@@ -209,6 +209,9 @@ SNIPPETS = [
     ("ws_comments", "a {# comment #}b\n{# own line #}\nc\n  {#- dash -#}  d {# multi\nline #}\ne", {}),
     ("ws_crlf_and_trailing_newline", "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc\n", {}),
     ("ws_block_then_text_on_line", "{% set x = 1 %}  text\n  {% set y = 2 %}\ttab\n{% if true %}   {% endif %}end", {}),
+    ("filter_block", "{% filter upper %}a{{ s }}{% endfilter %}|{%- filter trim|replace('x', 'y') %}\n  xox \n{% endfilter -%}|", D),
+    ("str_format", "{{ '<{}|{}>'.format('a', 1) }} {{ '{1}{0}'.format('x', 'y') }} {{ '{k}={{}}'.format(k='v') }}", {}),
+    ("select_on_none", "{{ n|selectattr('type', 'equalto', 'x')|list|length }} {{ n|map(attribute='a')|list }} {{ n|reject|list }}", D),
     ("raw_block", "{% raw %}{{ not parsed }} {% if %}{% endraw %} after", {}),
     ("nested_quotes_in_tags", "{{ '}}' }} {{ \"%}\" }} {% if '%}' %}ok{% endif %} {{ {'a': {'b': 1}} }}", {}),
     # undefined behaviour

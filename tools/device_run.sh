@@ -52,7 +52,7 @@ build() {
   cmake -S . -B "$BUILD" -G Ninja -DGLQ_BUILD_GUI=OFF -DGLQ_CUDA_ARCHITECTURES=90 \
         -DCMAKE_PREFIX_PATH="$prefix" -DGLQ_TEST_PYTHON="$(command -v $PY)" > "$OUT/cmake.log" 2>&1 \
     || { tail -30 "$OUT/cmake.log"; return 1; }
-  ninja -C "$BUILD" -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
+  ninja -C "$BUILD" -k 0 -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
   echo "build ok"
   if [ -f "$DEMO_GGUF" ] && [ ! -f "$DEMO_DIR/model.safetensors" ]; then
     "$BUILD/app/glqw" import-gguf "$DEMO_GGUF" "$DEMO_DIR" 2>&1 | tail -3

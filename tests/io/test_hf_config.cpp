@@ -40,8 +40,8 @@ GLQ_TEST(every_fixture_matches_transformers) {
         const auto& e = *it;
         const ModelConfig c = ModelConfig::load(config_path(it.key()));
         const std::string at = it.key() + ": ";
-        CHECK_MSG(c.model_type == e["model_type"], at << c.model_type);
-        CHECK_MSG(c.architecture == e["architecture"], at << c.architecture);
+        CHECK_MSG(c.model_type == e["model_type"].get<std::string>(), at << c.model_type);
+        CHECK_MSG(c.architecture == e["architecture"].get<std::string>(), at << c.architecture);
         CHECK_MSG(c.num_parameters() == e["num_parameters"].get<int64_t>(), at << c.num_parameters() << " vs " << e["num_parameters"]);
         CHECK_MSG(c.vocab_size == e["vocab_size"].get<int64_t>(), at);
         CHECK_MSG(c.hidden_size == e["hidden_size"].get<int64_t>(), at);
@@ -52,7 +52,7 @@ GLQ_TEST(every_fixture_matches_transformers) {
         CHECK_MSG(c.max_position_embeddings == e["max_position_embeddings"].get<int64_t>(), at << c.max_position_embeddings);
         CHECK_MSG(c.rms_norm_eps == e["rms_norm_eps"].get<double>(), at << c.rms_norm_eps);
         CHECK_MSG(c.rope_theta == e["rope_theta"].get<double>(), at << c.rope_theta);
-        CHECK_MSG(c.rope_scaling.type == e["rope_type"], at << c.rope_scaling.type);
+        CHECK_MSG(c.rope_scaling.type == e["rope_type"].get<std::string>(), at << c.rope_scaling.type);
         CHECK_MSG(c.rope_scaling.factor == e["rope_factor"].get<double>(), at << c.rope_scaling.factor);
         CHECK_MSG(c.tie_word_embeddings == e["tie_word_embeddings"].get<bool>(), at);
         CHECK_MSG(c.attention_bias == e["attention_bias"].get<bool>(), at);
@@ -63,7 +63,7 @@ GLQ_TEST(every_fixture_matches_transformers) {
         CHECK_MSG(c.sliding_layers == e["sliding_layers"].get<std::vector<bool>>(), at << "sliding_layers");
         if (e["sliding_window"].is_null()) CHECK_MSG(!c.sliding_window, at << *c.sliding_window);
         else CHECK_MSG(c.sliding_window == e["sliding_window"].get<int64_t>(), at << "sliding_window");
-        CHECK_MSG(c.torch_dtype == e["dtype"], at << c.torch_dtype);
+        CHECK_MSG(c.torch_dtype == e["dtype"].get<std::string>(), at << c.torch_dtype);
         if (e["bos_token_id"].is_null()) CHECK_MSG(!c.bos_token_id, at);
         else CHECK_MSG(c.bos_token_id == e["bos_token_id"].get<int64_t>(), at);
         CHECK_MSG(c.eos_token_ids == e["eos_token_ids"].get<std::vector<int64_t>>(), at);

@@ -217,6 +217,21 @@ GLQ_TEST(split_patterns_match_hf_regexes) {
     }
 }
 
+GLQ_TEST(nfc_and_lowercase_match_python_unicodedata) {
+    const json j = read_json(glq::test::test_data() / "tokenizer" / "normalization.json");
+    CHECK_EQ(j["unicode_version"].get<std::string>(), std::string(glq::io::unicode::unicode_version()));
+    CHECK(j["nfc"].size() > 2000);
+    for (const auto& c : j["nfc"]) {
+        const std::string src = c[0].get<std::string>();
+        CHECK_MSG(glq::io::unicode::nfc(src) == c[1].get<std::string>(), "NFC of \"" << src << "\"");
+    }
+    CHECK(j["lowercase"].size() > 1000);
+    for (const auto& c : j["lowercase"]) {
+        const std::string src = c[0].get<std::string>();
+        CHECK_MSG(glq::io::unicode::lowercase(src) == c[1].get<std::string>(), "lowercase of \"" << src << "\"");
+    }
+}
+
 GLQ_TEST(whole_wiki_test_raw_smollm2) { check_wiki("smollm2"); }
 GLQ_TEST(whole_wiki_test_raw_qwen3) { check_wiki("qwen3"); }
 GLQ_TEST(whole_wiki_test_raw_stories260k) { check_wiki("stories260k"); }

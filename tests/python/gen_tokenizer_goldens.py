@@ -13,6 +13,10 @@ Writes tests/data/tokenizer/:
                          wiki.test.raw encoded at once.
   split_patterns.json    HF's Split(Regex, "isolated") pieces of each string for
                          the GPT-2, Llama-3 and Qwen2 patterns.
+  normalization.json     NFC of the NFD form of every code point with a canonical
+                         decomposition, of reordering cases, and per-character
+                         lowercase of every character that has one (Python's
+                         unicodedata, the source of core/io/unicode_tables.cpp).
 
 Llama-3: Meta's tokenizer.json is not redistributable, so "llama3regex" is
 GPT-2's tokenizer.json with the Llama-3 Split regex swapped in as its
@@ -298,6 +302,24 @@ def main():
                          "pieces": [[p for p, _ in pre.pre_tokenize_str(t)] for t in texts[first_short:]]}
     # pieces[k] belongs to texts[first_short + k]
     write_json(OUT / "split_patterns.json", splits)
+    write_json(OUT / "normalization.json", normalization_cases())
+
+
+def normalization_cases():
+    import unicodedata
+    nfc = []
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if (d and not d.startswith("<")) or 0xAC00 <= cp <= 0xD7A3 and cp % 97 == 0:
+            src = unicodedata.normalize("NFD", chr(cp))
+            nfc.append([src, unicodedata.normalize("NFC", src)])
+    # Canonical reordering and blocking: marks in both orders, a starter between.
+    for src in ["a\u0323\u0301", "a\u0301\u0323", "e\u0301\u0301", "a\u0308\u0304\u0323",
+                "\u0301a", "\u1100\u1161\u11a8x", "\u1100\u1161 \u11a8", "\u0c46\u0c56", "\u0cc6\u0cc2\u0cd5",
+                "A\u030a\u0328", "\u212b\u2126\u0344", "\u0f71\u0f72\u0f74", "\U0001d15e\U0001d165"]:
+        nfc.append([src, unicodedata.normalize("NFC", src)])
+    lower = [[chr(cp), chr(cp).lower()] for cp in range(0x110000) if chr(cp).lower() != chr(cp)]
+    return {"unicode_version": unicodedata.unidata_version, "nfc": nfc, "lowercase": lower}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ log() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 stash() {
   mkdir -p "$DEMO_STASH"
   for part in .carry/demo-*/demo.part.*; do
-    [ -f "$part" ] && cp -n "$part" "$DEMO_STASH/"
+    [ -f "$part" ] && cp --update=none "$part" "$DEMO_STASH/"
   done
   ls "$DEMO_STASH" 2>/dev/null | tr '\n' ' '; echo
   if [ ! -f "$DEMO_GGUF" ] && [ "$(ls "$DEMO_STASH"/demo.part.* 2>/dev/null | wc -l)" = 3 ]; then
@@ -50,7 +50,8 @@ build() {
   local prefix
   prefix="$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)')"
   cmake -S . -B "$BUILD" -G Ninja -DGLQ_BUILD_GUI=OFF -DGLQ_CUDA_ARCHITECTURES=90 \
-        -DCMAKE_PREFIX_PATH="$prefix" -DGLQ_TEST_PYTHON="$(command -v $PY)" > "$OUT/cmake.log" 2>&1 \
+        -DCMAKE_PREFIX_PATH="$prefix" -DGLQ_TEST_PYTHON="$(command -v $PY)" \
+        -DGLQ_SHARED_DATA_DIR="$ROOT/.carry/shared-data" > "$OUT/cmake.log" 2>&1 \
     || { tail -30 "$OUT/cmake.log"; return 1; }
   ninja -C "$BUILD" -k 0 -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
   echo "build ok"

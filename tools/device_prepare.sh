@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Fill the git-ignored .carry/ and .whl/ folders with what a device call takes
+# along (the device machine has no network and does not see ../shared):
+#   .carry/include      nlohmann/json.hpp (no Debian package there)
+#   .carry/shared-data  the parts of ../shared/data that tests and benchmarks read
+#   .carry/demo-{a,b,c} the demo GGUF in three parts (a call carries at most 64 MiB)
+#   .whl                wheels for Python 3.12 the device lacks (glq, gguf)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+SHARED="${GLQ_SHARED_DATA:-$ROOT/../shared/data}"
+mkdir -p .carry/include .carry/shared-data .whl
+cp -r /usr/include/nlohmann .carry/include/
+rsync -a --delete "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
+if [ ! -f .carry/demo-c/demo.part.02 ]; then
+  for p in a b c; do mkdir -p ".carry/demo-$p"; done
+  split -n 3 -d models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/glq-demo.part.
+  mv /tmp/glq-demo.part.00 .carry/demo-a/demo.part.00
+  mv /tmp/glq-demo.part.01 .carry/demo-b/demo.part.01
+  mv /tmp/glq-demo.part.02 .carry/demo-c/demo.part.02
+fi
+.venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
+  -d .whl "$(grep '^glq==' installer/requirements.txt)" "$(grep '^gguf==' installer/requirements.txt)"
+du -sh .carry/* .whl

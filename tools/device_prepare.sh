@@ -11,7 +11,8 @@ cd "$ROOT"
 SHARED="${GLQ_SHARED_DATA:-$ROOT/../shared/data}"
 mkdir -p .carry/include .carry/shared-data .whl
 cp -r /usr/include/nlohmann .carry/include/
-rsync -a --delete "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
+rm -rf .carry/shared-data && mkdir -p .carry/shared-data
+cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
 if [ ! -f .carry/demo-c/demo.part.02 ]; then
   for p in a b c; do mkdir -p ".carry/demo-$p"; done
   split -n 3 -d models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/glq-demo.part.

@@ -486,7 +486,25 @@ Value f_map(const Value& v, CallArgs& a) {
 
 Value f_safe(const Value& v, CallArgs& a) {
     a.expect_at_most(0, {}, "safe");
-    return v;
+    Value out = Value::from(to_str(v));
+    out.markup = true;
+    return out;
+}
+
+// markupsafe.escape.
+std::string html_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&#34;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
 }
 
 Value sort_key(const Value& item, const std::optional<std::string>& attr, bool case_sensitive) {
@@ -769,7 +787,17 @@ Value add_values(const Value& x, const Value& y) {
                                (y.kind == Kind::Bool ? std::int64_t(y.boolean) : y.integer));
         return Value::from(x.as_double() + y.as_double());
     }
-    if (x.is_string() && y.is_string()) return Value::from(x.text + y.text);
+    if (x.is_string() && y.is_string()) {
+        if (x.markup == y.markup) {
+            Value out = Value::from(x.text + y.text);
+            out.markup = x.markup;
+            return out;
+        }
+        // Markup + str escapes the plain side, and the result stays Markup.
+        Value out = Value::from((x.markup ? x.text : html_escape(x.text)) + (y.markup ? y.text : html_escape(y.text)));
+        out.markup = true;
+        return out;
+    }
     if (x.is_list() && y.is_list() && x.is_tuple == y.is_tuple) {
         List items = *x.list;
         items.insert(items.end(), y.list->begin(), y.list->end());

@@ -43,6 +43,7 @@ struct Value {
     Kind kind = Kind::Undefined;
     bool boolean = false;
     bool is_tuple = false;   // a List written as (a, b): repr uses parentheses
+    bool markup = false;     // a String marked |safe: `+` HTML-escapes the other operand (markupsafe.Markup)
     std::int64_t integer = 0;
     double number = 0.0;
     std::string text;        // String; for Undefined, the name that was looked up

@@ -212,6 +212,7 @@ SNIPPETS = [
     ("filter_block", "{% filter upper %}a{{ s }}{% endfilter %}|{%- filter trim|replace('x', 'y') %}\n  xox \n{% endfilter -%}|", D),
     ("str_format", "{{ '<{}|{}>'.format('a', 1) }} {{ '{1}{0}'.format('x', 'y') }} {{ '{k}={{}}'.format(k='v') }}", {}),
     ("select_on_none", "{{ n|selectattr('type', 'equalto', 'x')|list|length }} {{ n|map(attribute='a')|list }} {{ n|reject|list }}", D),
+    ("safe_markup_concat", "{{ '<b>'|safe + '<i>\\'\"&' }}|{{ 'x' + '<y>'|safe }}|{{ ('<a>'|safe + '<b>'|safe) }}|{{ '<p>'|safe ~ '<q>' }}", {}),
     ("raw_block", "{% raw %}{{ not parsed }} {% if %}{% endraw %} after", {}),
     ("nested_quotes_in_tags", "{{ '}}' }} {{ \"%}\" }} {% if '%}' %}ok{% endif %} {{ {'a': {'b': 1}} }}", {}),
     # undefined behaviour

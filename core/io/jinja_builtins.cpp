@@ -47,7 +47,7 @@ List iterate(const Value& v, const char* what) {
     case Kind::List: return *v.list;
     case Kind::Dict: {
         List keys;
-        for (const auto& [k, item] : v.dict->entries) keys.push_back(Value::from(k));
+        for (std::size_t i = 0; i < v.dict->entries.size(); ++i) keys.push_back(v.dict->key_at(i));
         return keys;
     }
     case Kind::String: {
@@ -428,7 +428,8 @@ Value f_items(const Value& v, CallArgs& a) {
     if (v.is_undefined()) return Value::from(List{});
     if (!v.is_dict()) type_error(std::string("items filter expects a mapping, got ") + kind_name(v));
     List out;
-    for (const auto& [k, item] : v.dict->entries) out.push_back(Value::from(List{Value::from(k), item}, true));
+    for (std::size_t i = 0; i < v.dict->entries.size(); ++i)
+        out.push_back(Value::from(List{v.dict->key_at(i), v.dict->entries[i].second}, true));
     return Value::from(std::move(out));
 }
 
@@ -775,7 +776,7 @@ bool contains(const Value& container, const Value& item) {
     case Kind::List:
         return std::any_of(container.list->begin(), container.list->end(),
                            [&](const Value& e) { return equals(e, item); });
-    case Kind::Dict: return item.is_string() && container.dict->find(item.text) != nullptr;
+    case Kind::Dict: return container.dict->find(item) != nullptr;
     default: type_error(std::string("argument of type '") + kind_name(container) + "' is not iterable");
     }
 }
@@ -973,10 +974,10 @@ Value dict_method(const Value& self, const std::string& name, CallArgs& a) {
     if (name == "items" || name == "keys" || name == "values") {
         a.expect_at_most(0, {}, name.c_str());
         List out;
-        for (const auto& [k, v] : d.entries) {
-            if (name == "items") out.push_back(Value::from(List{Value::from(k), v}, true));
-            else if (name == "keys") out.push_back(Value::from(k));
-            else out.push_back(v);
+        for (std::size_t i = 0; i < d.entries.size(); ++i) {
+            if (name == "items") out.push_back(Value::from(List{d.key_at(i), d.entries[i].second}, true));
+            else if (name == "keys") out.push_back(d.key_at(i));
+            else out.push_back(d.entries[i].second);
         }
         return Value::from(std::move(out));
     }
@@ -984,7 +985,7 @@ Value dict_method(const Value& self, const std::string& name, CallArgs& a) {
         a.expect_at_most(2, {}, "get");
         if (a.positional.empty()) type_error("get expected at least 1 argument, got 0");
         const Value& key = a.positional[0];
-        const Value* found = key.is_string() ? d.find(key.text) : nullptr;
+        const Value* found = d.find(key);
         if (found) return *found;
         return a.positional.size() > 1 ? a.positional[1] : Value::none();
     }

@@ -307,7 +307,7 @@ private:
         case Kind::List: return *v.list;
         case Kind::Dict: {
             List keys;
-            for (const auto& [k, item] : v.dict->entries) keys.push_back(Value::from(k));
+            for (std::size_t i = 0; i < v.dict->entries.size(); ++i) keys.push_back(v.dict->key_at(i));
             return keys;
         }
         case Kind::String: {
@@ -451,8 +451,8 @@ private:
             if (i < 0 || i >= n) return Value::undefined("'str object' has no element " + std::to_string(int_of(key)));
             return Value::from(cps[static_cast<std::size_t>(i)]);
         }
-        if ((obj.is_dict() || obj.kind == Kind::Namespace) && key.is_string()) {
-            if (const Value* v = obj.dict->find(key.text)) return *v;
+        if (obj.is_dict() || obj.kind == Kind::Namespace) {
+            if (const Value* v = obj.dict->find(key)) return *v;
         }
         if (key.is_string()) return get_attr(obj, key.text);  // jinja2 falls back to getattr
         return Value::undefined(std::string("'") + kind_name(obj) + " object' has no element " + repr(key));
@@ -492,7 +492,9 @@ private:
             Dict d;
             for (std::size_t i = 0; i + 1 < e.children.size(); i += 2) {
                 Value k = eval(*e.children[i], scope);
-                d.set(k.is_string() ? k.text : to_str(k), eval(*e.children[i + 1], scope));
+                if (k.kind == Kind::List && !k.is_tuple) throw TemplateError("unhashable type: 'list'");
+                if (k.is_dict()) throw TemplateError("unhashable type: 'dict'");
+                d.set(k, eval(*e.children[i + 1], scope));
             }
             return Value::from(std::move(d));
         }

@@ -106,6 +106,23 @@ void Dict::set(const std::string& key, Value v) {
     else entries.emplace_back(key, std::move(v));
 }
 
+// Non-string keys live under a name no JSON string key starts with.
+std::string Dict::key_name(const Value& key) { return key.is_string() ? key.text : "\x1f" + repr(key); }
+
+void Dict::set(const Value& key, Value v) {
+    const std::string name = key_name(key);
+    if (!key.is_string() && !find(name)) typed_keys.emplace_back(name, key);
+    set(name, std::move(v));
+}
+
+Value Dict::key_at(std::size_t index) const {
+    const std::string& name = entries[index].first;
+    if (!name.empty() && name[0] == '\x1f')
+        for (const auto& [n, key] : typed_keys)
+            if (n == name) return key;
+    return Value::from(name);
+}
+
 const Value* CallArgs::get(std::size_t index, const char* name) const {
     if (index < positional.size()) return &positional[index];
     for (const auto& [k, v] : keyword)
@@ -220,11 +237,9 @@ std::string repr(const Value& v) {
     }
     case Kind::Dict: {
         std::string out = "{";
-        bool first = true;
-        for (const auto& [k, item] : v.dict->entries) {
-            if (!first) out += ", ";
-            first = false;
-            out += repr_string(k) + ": " + repr(item);
+        for (std::size_t i = 0; i < v.dict->entries.size(); ++i) {
+            if (i) out += ", ";
+            out += repr(v.dict->key_at(i)) + ": " + repr(v.dict->entries[i].second);
         }
         return out + "}";
     }
@@ -366,18 +381,24 @@ struct JsonWriter {
                 out += "{}";
                 return;
             }
-            std::vector<const std::pair<std::string, Value>*> items;
-            for (const auto& e : v.dict->entries) items.push_back(&e);
+            // json.dumps writes non-string keys as strings: 1 -> "1", True -> "true", None -> "null".
+            std::vector<std::pair<std::string, const Value*>> items;
+            for (std::size_t i = 0; i < v.dict->entries.size(); ++i) {
+                const Value key = v.dict->key_at(i);
+                std::string name = key.is_string() ? key.text
+                                   : key.kind == Kind::Bool ? (key.boolean ? "true" : "false")
+                                   : key.is_none() ? "null" : to_str(key);
+                items.emplace_back(std::move(name), &v.dict->entries[i].second);
+            }
             if (sort_keys)
-                std::stable_sort(items.begin(), items.end(),
-                                 [](auto* x, auto* y) { return x->first < y->first; });
+                std::stable_sort(items.begin(), items.end(), [](auto& x, auto& y) { return x.first < y.first; });
             out += '{';
             for (std::size_t i = 0; i < items.size(); ++i) {
                 if (i) out += item_sep;
                 if (indent) newline(depth + 1);
-                json_string(out, items[i]->first);
+                json_string(out, items[i].first);
                 out += key_sep;
-                write(items[i]->second, depth + 1);
+                write(*items[i].second, depth + 1);
             }
             if (indent) newline(depth);
             out += '}';

@@ -77,12 +77,21 @@ struct Value {
     bool truthy() const;
 };
 
-// An insertion-ordered dict with string keys, as a Python dict from JSON is.
+// An insertion-ordered dict, as a Python dict is. Keys from JSON are
+// strings; a template's own literal may use others ({1024: 256}): those are
+// stored under key_name(key) and remembered in typed_keys.
 struct Dict {
     std::vector<std::pair<std::string, Value>> entries;
+    std::vector<std::pair<std::string, Value>> typed_keys;  // key_name -> the non-string key
+
     const Value* find(const std::string& key) const;
     Value* find(const std::string& key);
     void set(const std::string& key, Value v);
+
+    static std::string key_name(const Value& key);  // the string a key is stored under
+    const Value* find(const Value& key) const { return find(key_name(key)); }
+    void set(const Value& key, Value v);
+    Value key_at(std::size_t index) const;          // the key as the template sees it
 };
 
 struct CallArgs {

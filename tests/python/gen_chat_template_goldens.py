@@ -132,6 +132,21 @@ TEMPLATES = {
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": (LLAMA2, True, False),
     "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja": (CHATML, True, False),
     "google-gemma-7b-it.jinja": (GEMMA, False, False),
+    # Beyond the supported families: templates that exercise more of jinja2
+    # (Markup escaping, {% filter %}, str.format, int dict keys, macros).
+    "google-gemma-2-2b-it.jinja": (GEMMA, False, False),
+    "microsoft-Phi-3.5-mini-instruct.jinja": (CHATML, False, False),
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": (CHATML, True, False),
+    "ibm-granite-granite-3.3-2B-Instruct.jinja": (CHATML, True, True),
+    "meetkai-functionary-medium-v3.1.jinja": (LLAMA3, True, False),
+    "meetkai-functionary-medium-v3.2.jinja": (LLAMA3, True, False),
+    "fireworks-ai-llama-3-firefunction-v2.jinja": (LLAMA3, True, False),
+    "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": (CHATML, True, False),
+    "openai-gpt-oss-120b.jinja": (CHATML, True, False),
+    "Qwen3-Coder.jinja": (CHATML, True, False),
+    "moonshotai-Kimi-K2.jinja": (CHATML, True, False),
+    "ByteDance-Seed-OSS.jinja": (CHATML, True, False),
+    "tencent-Hy3.jinja": (CHATML, True, False),
 }
 
 

@@ -246,9 +246,14 @@ std::string Tokenizer::StreamDecoder::push(int32_t id) {
 
 std::string Tokenizer::StreamDecoder::flush() {
     const std::string text = tok_->decode(ids_, skip_special_);
-    std::string rest = text.size() > prefix_.size() && text.compare(0, prefix_.size(), prefix_) == 0
-                           ? text.substr(prefix_.size())
-                           : std::string();
+    // Normally the window's text extends what was returned. A decoder chain
+    // whose output for earlier tokens depends on later ones (e.g. Strip with
+    // stop > 0) may not; then return what follows the common part, cut at a
+    // character boundary, rather than lose it.
+    std::size_t common = 0;
+    while (common < text.size() && common < prefix_.size() && text[common] == prefix_[common]) ++common;
+    while (common > 0 && common < text.size() && (static_cast<unsigned char>(text[common]) & 0xC0) == 0x80) --common;
+    std::string rest = text.substr(common);
     ids_.clear();
     prefix_.clear();
     prefix_ids_ = 0;

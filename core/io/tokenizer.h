@@ -3,6 +3,24 @@
 // byte-level and Metaspace/SentencePiece styles, the Split pre-tokenizers of
 // GPT-2 / Llama-3 / Qwen2 (Unicode classes), normalizers, added/special
 // tokens and decoders. Ids must equal those of the HF `tokenizers` package.
+//
+// Supported components (anything else is refused at load with a glq::Error
+// naming the file and the component):
+//   model          BPE (merges as "a b" or ["a","b"]; unk_token, fuse_unk,
+//                  byte_fallback, ignore_merges, continuing_subword_prefix,
+//                  end_of_word_suffix)
+//   normalizer     NFC, Prepend, Replace (String), Lowercase, Strip, ByteLevel, Sequence
+//   pre_tokenizer  ByteLevel, Split (String, or the GPT-2/Llama-3/Qwen2 regex),
+//                  Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit,
+//                  CharDelimiterSplit, Sequence
+//   post_processor TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence
+//   decoder        ByteLevel, Metaspace, Replace (String), ByteFallback, Fuse,
+//                  Strip, BPEDecoder, Sequence
+// Added tokens get HF's ids (their content's id in the vocab, else the next
+// free one), which is what the file says for every real tokenizer.json.
+//
+// A Tokenizer is immutable after load; encode/decode may run concurrently
+// (the word cache inside has its own lock).
 
 #include <cstdint>
 #include <filesystem>
@@ -25,11 +43,12 @@ public:
 
     // add_special_tokens applies the post-processor (e.g. a BOS prefix), as HF does.
     std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = false) const;
+    // Ids outside the vocabulary are skipped, as HF does (embeddings are often padded).
     std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
-    int64_t vocab_size() const;  // including added tokens
+    int64_t vocab_size() const;  // including added tokens (distinct tokens, as HF's get_vocab_size(true))
     std::optional<int32_t> token_to_id(std::string_view token) const;
-    std::string id_to_token(int32_t id) const;
+    std::string id_to_token(int32_t id) const;  // "" for an unknown id
     bool is_special(int32_t id) const;
 
     // Streaming decode for generation: feed ids one at a time, get back only

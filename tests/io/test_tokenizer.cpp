@@ -58,8 +58,12 @@ std::string ids_hash(const std::vector<int32_t>& ids) {
 
 std::string show_ids(const std::vector<int32_t>& ids) {
     std::string s = "[";
-    for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
-    return s + "]";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(ids[i]);
+    }
+    s += ']';
+    return s;
 }
 
 struct Golden {

@@ -6,6 +6,8 @@
 #include <map>
 #include <unordered_set>
 
+#include "core/io/unicode.h"
+
 namespace glq::io::jinja {
 namespace {
 
@@ -295,7 +297,7 @@ Value f_upper(const Value& v, CallArgs& a) {
 }
 Value f_lower(const Value& v, CallArgs& a) {
     a.expect_at_most(0, {}, "lower");
-    return Value::from(ascii_lower(to_str(v)));
+    return Value::from(unicode::lowercase(to_str(v)));
 }
 
 // jinja2's title filter: words start after whitespace, '-', and opening brackets.
@@ -919,7 +921,7 @@ Value string_method(const Value& self, const std::string& name, CallArgs& a) {
                                        expect_string(a.positional[1], "replace"), count));
     }
     if (name == "upper") return Value::from(ascii_upper(s));
-    if (name == "lower") return Value::from(ascii_lower(s));
+    if (name == "lower") return Value::from(unicode::lowercase(s));
     if (name == "title") return Value::from(py_title(s));
     if (name == "capitalize") return Value::from(py_capitalize(s));
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {

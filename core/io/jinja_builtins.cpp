@@ -117,12 +117,10 @@ std::vector<std::string> split_whitespace(const std::string& s, std::int64_t max
         while (i < cps.size() && is_py_space(cps[i])) ++i;
         if (i == cps.size()) break;
         if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) {
-            std::string rest;
-            for (std::size_t k = i; k < cps.size(); ++k) rest += cps[k];
-            // Python keeps trailing whitespace in the remainder only if it is not at the end.
+            // The remainder, without its trailing whitespace (as Python's split()).
             std::size_t end = cps.size();
             while (end > i && is_py_space(cps[end - 1])) --end;
-            rest.clear();
+            std::string rest;
             for (std::size_t k = i; k < end; ++k) rest += cps[k];
             out.push_back(rest);
             return out;

@@ -10,6 +10,9 @@ namespace {
 
 // jinja2's sandbox refuses ranges longer than this.
 constexpr std::int64_t kMaxRange = 100000;
+// A macro calling itself without end fails here, as Python's recursion limit
+// fails jinja2, instead of overflowing our stack.
+constexpr int kMaxMacroDepth = 200;
 
 struct Scope {
     std::unordered_map<std::string, Value> vars;
@@ -161,6 +164,7 @@ public:
 
 private:
     const RenderOptions& options_;
+    int macro_depth_ = 0;
 
     void install_globals(Scope& g) {
         g.vars["range"] = Value::make_function([](CallArgs& a) {
@@ -385,6 +389,13 @@ private:
                 for (const auto& p : macro->params) known = known || p.name == k;
                 if (!known) throw TemplateError("macro '" + macro->name + "' takes no keyword argument '" + k + "'");
             }
+            if (macro_depth_ >= kMaxMacroDepth)
+                throw TemplateError("maximum recursion depth exceeded in macro '" + macro->name + "'");
+            ++macro_depth_;
+            struct Leave {
+                int& depth;
+                ~Leave() { --depth; }
+            } leave{macro_depth_};
             std::string out;
             exec_body(macro->body, scope, out);
             return Value::from(out);

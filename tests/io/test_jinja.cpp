@@ -136,6 +136,13 @@ GLQ_TEST(runtime_errors_name_the_line_and_raise_exception_keeps_its_message) {
              std::string("line 1: range too big, the sandbox blocks ranges larger than 100000"));
 }
 
+GLQ_TEST(runaway_recursion_is_an_error_not_a_crash) {
+    CHECK_EQ(error_of("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}\n{{ f(0) }}"),
+             std::string("line 1: maximum recursion depth exceeded in macro 'f'"));
+    CHECK_EQ(render("{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1)|int }}{% endmacro %}{{ fact(10) }}"),
+             std::string("3628800"));
+}
+
 GLQ_TEST(undefined_behaves_like_jinja2_default_undefined) {
     CHECK_EQ(render("[{{ nothing }}][{{ nothing|length }}][{{ nothing is defined }}][{% for x in nothing %}x{% endfor %}]"),
              std::string("[][0][False][]"));

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "core/io/jinja_builtins.h"
+#include "core/io/jinja_python.h"
 
 namespace glq::io::jinja {
 namespace {

@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/io/unicode.h"
+
 namespace glq::io::jinja {
 
 void type_error(const std::string& message) { throw TemplateError(message); }
 
+// Python's str.isspace(): the characters strip() and split() treat as blanks.
 bool is_py_space(const std::string& cp) {
-    if (cp.size() != 1) return cp == "\xc2\x85" || cp == "\xc2\xa0";
-    unsigned char c = static_cast<unsigned char>(cp[0]);
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    std::u32string u = unicode::to_u32(cp);
+    if (u.size() != 1) return false;
+    const char32_t c = u[0];
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 std::string ascii_upper(std::string s) {

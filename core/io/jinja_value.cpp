@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/io/unicode.h"
+
 namespace glq::io::jinja {
 
 Value Value::undefined(std::string name) {
@@ -193,12 +195,30 @@ std::string format_float(double d) {
     return sign + mantissa + (exponent < 0 ? "e-" : "e+") + exp;
 }
 
+// Python's repr() of a str: quotes chosen as Python does, and characters
+// that are not printable (controls, format characters, separators other
+// than the space) escaped as \xNN, \uNNNN or \UNNNNNNNN.
 static std::string repr_string(const std::string& s) {
     const bool has_single = s.find('\'') != std::string::npos;
     const bool has_double = s.find('"') != std::string::npos;
     const char quote = (has_single && !has_double) ? '"' : '\'';
+    static const char* hex = "0123456789abcdef";
+    auto escape = [&](std::string& out, char32_t cp) {
+        const int digits = cp < 0x100 ? 2 : cp < 0x10000 ? 4 : 8;
+        out += digits == 2 ? "\\x" : digits == 4 ? "\\u" : "\\U";
+        for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 15];
+    };
     std::string out(1, quote);
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            const std::size_t start = i;
+            const char32_t cp = unicode::next_code_point(s, i);
+            if (unicode::char_class(cp) & (unicode::kOther | unicode::kSeparator)) escape(out, cp);
+            else out.append(s, start, i - start);
+            continue;
+        }
+        ++i;
         switch (c) {
         case '\\': out += "\\\\"; break;
         case '\n': out += "\\n"; break;
@@ -209,10 +229,7 @@ static std::string repr_string(const std::string& s) {
                 out += '\\';
                 out += static_cast<char>(c);
             } else if (c < 0x20 || c == 0x7f) {
-                static const char* hex = "0123456789abcdef";
-                out += "\\x";
-                out += hex[c >> 4];
-                out += hex[c & 15];
+                escape(out, c);
             } else {
                 out += static_cast<char>(c);
             }

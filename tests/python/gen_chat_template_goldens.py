@@ -230,6 +230,7 @@ SNIPPETS = [
     ("safe_markup_concat", "{{ '<b>'|safe + '<i>\\'\"&' }}|{{ 'x' + '<y>'|safe }}|{{ ('<a>'|safe + '<b>'|safe) }}|{{ '<p>'|safe ~ '<q>' }}", {}),
     ("non_string_dict_keys", "{% set m = {1024: 'a', 2: 'b', none: 'n', 1.5: 'f', true: 't'} %}{{ m }} {{ m[2] }} {{ m|tojson }} {{ 1024 in m }} {{ '2' in m }} {{ m|list }} {% for k, v in {3: 'x', 1: 'y'}|dictsort %}{{ k }}{{ v }}{% endfor %} {{ m.get(2) }}", {}),
     ("unicode_lower", "{{ 'GRÜẞE ÀÉ ΑΒΓ'|lower }} {{ 'ÀB'.lower() }}", {}),
+    ("unicode_whitespace", "[{{ u2|trim }}][{{ u2.strip() }}][{{ u2.split() }}][{{ u2.lstrip() }}]", {"u2": "\u3000\u00a0 a\u2003b\u200b \u202f"}),
     ("raw_block", "{% raw %}{{ not parsed }} {% if %}{% endraw %} after", {}),
     ("nested_quotes_in_tags", "{{ '}}' }} {{ \"%}\" }} {% if '%}' %}ok{% endif %} {{ {'a': {'b': 1}} }}", {}),
     # undefined behaviour

@@ -12,7 +12,8 @@ ensure_ascii=False, raise_exception, loopcontrols); only strftime_now is
 pinned to a fixed date so the goldens are reproducible.
 
 Run from the repository root with the project venv:
-    .venv/bin/python tests/python/gen_chat_template_goldens.py
+    .venv/bin/python tests/python/gen_chat_template_goldens.py          # write
+    .venv/bin/python tests/python/gen_chat_template_goldens.py --check  # compare
 """
 
 import datetime
@@ -324,10 +325,15 @@ def demo_model_template():
     return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
-def main():
+def build(check):
+    """The goldens as dicts; writes the demo model's template unless checking."""
     smollm2 = OUT_DIR / "HuggingFaceTB-SmolLM2-135M-Instruct.jinja"
     if DEMO_GGUF.exists():
-        smollm2.write_text(demo_model_template(), encoding="utf-8")
+        template = demo_model_template()
+        if check and smollm2.read_text(encoding="utf-8") != template:
+            sys.exit(f"{smollm2} differs from the chat template in {DEMO_GGUF}")
+        if not check:
+            smollm2.write_text(template, encoding="utf-8")
     elif not smollm2.exists():
         sys.exit(f"{DEMO_GGUF} is missing and no saved copy of its template exists")
 
@@ -342,14 +348,33 @@ def main():
     tokens = {"bos_token": config.get("bos_token") or "", "eos_token": config["eos_token"]}
     groups.append({"tokenizer_config": "tokenizers/qwen3/tokenizer_config.json",
                    "cases": list(cases_for("Qwen3", config["chat_template"], tokens, True, True))})
+    return {
+        "goldens.json": {"now": FIXED_NOW.isoformat(), "groups": groups},
+        "jinja_snippets.json": {"now": FIXED_NOW.isoformat(), "cases": list(snippet_cases())},
+    }
 
-    write_json(OUT_DIR / "goldens.json", {"now": FIXED_NOW.isoformat(), "groups": groups})
-    snippets = list(snippet_cases())
-    write_json(OUT_DIR / "jinja_snippets.json", {"now": FIXED_NOW.isoformat(), "cases": snippets})
-    print(f"wrote {OUT_DIR / 'jinja_snippets.json'}: {len(snippets)} snippets")
+
+def main():
+    check = "--check" in sys.argv[1:]
+    outputs = build(check)
+    stale = []
+    for file_name, data in outputs.items():
+        path = OUT_DIR / file_name
+        if check:
+            # Round-trip through JSON so tuples compare as the lists on disk.
+            if json.loads(json.dumps(data)) != json.loads(path.read_text(encoding="utf-8")):
+                stale.append(file_name)
+        else:
+            write_json(path, data)
+    if stale:
+        sys.exit(f"stale goldens: {', '.join(stale)} differ from what jinja2/transformers render now; "
+                 "re-run tests/python/gen_chat_template_goldens.py")
+    groups = outputs["goldens.json"]["groups"]
     n = sum(len(g["cases"]) for g in groups)
     errors = sum(1 for g in groups for c in g["cases"] if "error" in c)
-    print(f"wrote goldens.json: {len(groups)} templates, {n} cases ({errors} expect an error)")
+    verb = "checked" if check else "wrote"
+    print(f"{verb} goldens.json: {len(groups)} templates, {n} cases ({errors} expect an error); "
+          f"jinja_snippets.json: {len(outputs['jinja_snippets.json']['cases'])} snippets")
 
 
 if __name__ == "__main__":

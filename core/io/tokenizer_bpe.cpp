@@ -47,12 +47,11 @@ BpeModel BpeModel::from_json(const json& model, const std::string& where) {
     if (vocab == model.end() || !vocab->is_object()) throw Error(where, "BPE model has no \"vocab\" object");
     m.vocab_.reserve(vocab->size());
     int32_t max_id = -1;
-    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-        if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-            it.value().get<int64_t>() > INT32_MAX)
-            throw Error(where, "BPE vocab entry \"" + it.key() + "\" has no valid id");
-        const auto id = it.value().get<int32_t>();
-        m.vocab_.emplace(it.key(), id);
+    for (const auto& [token, value] : vocab->items()) {
+        if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX)
+            throw Error(where, "BPE vocab entry \"" + token + "\" has no valid id");
+        const auto id = value.get<int32_t>();
+        m.vocab_.emplace(token, id);
         max_id = std::max(max_id, id);
     }
     m.id_to_token_.assign(static_cast<std::size_t>(max_id + 1), nullptr);
@@ -70,18 +69,19 @@ BpeModel BpeModel::from_json(const json& model, const std::string& where) {
     m.merges_.reserve(merges->size());
     int32_t rank = 0;
     const std::size_t prefix_len = m.continuing_subword_prefix_.size();
+    std::string merged;  // reused: loading 150k merges should not allocate 150k strings
     for (const auto& entry : *merges) {
-        std::string a, b;
+        std::string_view a, b;
         if (entry.is_string()) {  // "a b"
-            const auto& s = entry.get_ref<const std::string&>();
+            const std::string_view s = entry.get_ref<const std::string&>();
             const auto space = s.find(' ');
-            if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos)
-                throw Error(where, "BPE merge #" + std::to_string(rank) + " \"" + s + "\" is not two tokens");
+            if (space == std::string_view::npos || s.find(' ', space + 1) != std::string_view::npos)
+                throw Error(where, "BPE merge #" + std::to_string(rank) + " \"" + std::string(s) + "\" is not two tokens");
             a = s.substr(0, space);
             b = s.substr(space + 1);
         } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_string()) {
-            a = entry[0].get<std::string>();
-            b = entry[1].get<std::string>();
+            a = entry[0].get_ref<const std::string&>();
+            b = entry[1].get_ref<const std::string&>();
         } else {
             throw Error(where, "BPE merge #" + std::to_string(rank) + " is neither \"a b\" nor [\"a\", \"b\"]");
         }
@@ -90,8 +90,9 @@ BpeModel BpeModel::from_json(const json& model, const std::string& where) {
         if (ia == m.vocab_.end() || ib == m.vocab_.end())
             throw Error(where, "BPE merge #" + std::to_string(rank) + " uses a token not in the vocab");
         // The merged token drops the right part's continuing-subword prefix.
-        const std::string merged =
-            a + (prefix_len && b.compare(0, prefix_len, m.continuing_subword_prefix_) == 0 ? b.substr(prefix_len) : b);
+        if (prefix_len && b.substr(0, prefix_len) == m.continuing_subword_prefix_) b.remove_prefix(prefix_len);
+        merged.assign(a);
+        merged.append(b);
         const auto im = m.vocab_.find(merged);
         if (im == m.vocab_.end())
             throw Error(where, "BPE merge #" + std::to_string(rank) + " makes \"" + merged + "\", which is not in the vocab");

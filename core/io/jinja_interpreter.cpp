@@ -1,6 +1,8 @@
 #include "core/io/jinja_interpreter.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <unordered_map>
 
 #include "core/io/jinja_builtins.h"
@@ -77,8 +79,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     }
     if (!a.is_number() || !b.is_number()) operand_error(op.c_str(), a, b);
     const bool ints = is_intlike(a) && is_intlike(b);
-    if (op == "-") return ints ? Value::from(int_of(a) - int_of(b)) : Value::from(a.as_double() - b.as_double());
-    if (op == "*") return ints ? Value::from(int_of(a) * int_of(b)) : Value::from(a.as_double() * b.as_double());
+    if (op == "-") return ints ? Value::from(checked_sub(int_of(a), int_of(b))) : Value::from(a.as_double() - b.as_double());
+    if (op == "*") return ints ? Value::from(checked_mul(int_of(a), int_of(b))) : Value::from(a.as_double() * b.as_double());
     if (op == "/") {
         if (b.as_double() == 0.0) throw TemplateError("division by zero");
         return Value::from(a.as_double() / b.as_double());
@@ -87,6 +89,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         if (b.as_double() == 0.0) throw TemplateError(op == "//" ? "integer division or modulo by zero" : "modulo by zero");
         if (ints) {
             std::int64_t x = int_of(a), y = int_of(b);
+            if (x == INT64_MIN && y == -1) throw TemplateError("integer overflow in '//' (beyond 64 bits)");
             std::int64_t q = x / y, r = x % y;
             if (r != 0 && ((r < 0) != (y < 0))) {
                 --q;
@@ -103,7 +106,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (op == "**") {
         if (ints && int_of(b) >= 0) {
             std::int64_t result = 1, base = int_of(a);
-            for (std::int64_t e = int_of(b); e > 0; --e) result *= base;
+            for (std::int64_t e = int_of(b); e > 0; --e) result = checked_mul(result, base);
             return Value::from(result);
         }
         return Value::from(std::pow(a.as_double(), b.as_double()));
@@ -541,7 +544,7 @@ private:
                 throw TemplateError(std::string("bad operand type for unary ") + (e.type == Expr::Type::Negate ? "-" : "+") +
                                     ": '" + kind_name(v) + "'");
             if (e.type == Expr::Type::Plus) return is_intlike(v) ? Value::from(int_of(v)) : v;
-            return is_intlike(v) ? Value::from(-int_of(v)) : Value::from(-v.number);
+            return is_intlike(v) ? Value::from(checked_sub(0, int_of(v))) : Value::from(-v.number);
         }
         case Expr::Type::Not: return Value::from(!eval(*e.children[0], scope).truthy());
         case Expr::Type::Binary:

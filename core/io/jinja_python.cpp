@@ -246,8 +246,8 @@ bool contains(const Value& container, const Value& item) {
 Value add_values(const Value& x, const Value& y) {
     if (x.is_number() && y.is_number()) {
         if (x.kind != Kind::Float && y.kind != Kind::Float)
-            return Value::from((x.kind == Kind::Bool ? std::int64_t(x.boolean) : x.integer) +
-                               (y.kind == Kind::Bool ? std::int64_t(y.boolean) : y.integer));
+            return Value::from(checked_add(x.kind == Kind::Bool ? std::int64_t(x.boolean) : x.integer,
+                                           y.kind == Kind::Bool ? std::int64_t(y.boolean) : y.integer));
         return Value::from(x.as_double() + y.as_double());
     }
     if (x.is_string() && y.is_string()) {

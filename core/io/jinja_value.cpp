@@ -159,6 +159,25 @@ const char* kind_name(const Value& v) {
     return "?";
 }
 
+static void overflow(const char* op) {
+    throw TemplateError(std::string("integer overflow in '") + op + "' (beyond 64 bits)");
+}
+std::int64_t checked_add(std::int64_t a, std::int64_t b) {
+    std::int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) overflow("+");
+    return r;
+}
+std::int64_t checked_sub(std::int64_t a, std::int64_t b) {
+    std::int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) overflow("-");
+    return r;
+}
+std::int64_t checked_mul(std::int64_t a, std::int64_t b) {
+    std::int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) overflow("*");
+    return r;
+}
+
 std::string format_float(double d) {
     if (std::isnan(d)) return "nan";
     if (std::isinf(d)) return d > 0 ? "inf" : "-inf";

@@ -124,6 +124,12 @@ std::string to_json(const Value& v, std::optional<std::string> indent, bool sort
 Value from_json(const nlohmann::ordered_json& j);
 Value from_json(const nlohmann::json& j);
 
+// 64-bit integer arithmetic; Python's integers do not overflow, ours report
+// it as a TemplateError instead of wrapping around.
+std::int64_t checked_add(std::int64_t a, std::int64_t b);
+std::int64_t checked_sub(std::int64_t a, std::int64_t b);
+std::int64_t checked_mul(std::int64_t a, std::int64_t b);
+
 // Python float repr: shortest round-trip digits, "1.0" not "1".
 std::string format_float(double d);
 

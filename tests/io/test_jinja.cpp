@@ -143,6 +143,12 @@ GLQ_TEST(runaway_recursion_is_an_error_not_a_crash) {
              std::string("3628800"));
 }
 
+GLQ_TEST(integer_overflow_is_an_error_not_a_wraparound) {
+    CHECK_EQ(render("{{ 2 ** 62 }}"), std::string("4611686018427387904"));
+    CHECK_EQ(error_of("{{ 2 ** 64 }}"), std::string("line 1: integer overflow in '*' (beyond 64 bits)"));
+    CHECK_EQ(error_of("{{ 9223372036854775807 + 1 }}"), std::string("line 1: integer overflow in '+' (beyond 64 bits)"));
+}
+
 GLQ_TEST(undefined_behaves_like_jinja2_default_undefined) {
     CHECK_EQ(render("[{{ nothing }}][{{ nothing|length }}][{{ nothing is defined }}][{% for x in nothing %}x{% endfor %}]"),
              std::string("[][0][False][]"));

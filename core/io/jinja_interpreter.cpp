@@ -309,26 +309,8 @@ private:
         bind(target, value, *scope);
     }
 
-    List iterable_items(const Value& v) {
-        switch (v.kind) {
-        case Kind::Undefined: return {};
-        case Kind::List: return *v.list;
-        case Kind::Dict: {
-            List keys;
-            for (std::size_t i = 0; i < v.dict->entries.size(); ++i) keys.push_back(v.dict->key_at(i));
-            return keys;
-        }
-        case Kind::String: {
-            List chars;
-            for (auto& cp : code_points(v.text)) chars.push_back(Value::from(cp));
-            return chars;
-        }
-        default: throw TemplateError(std::string("'") + kind_name(v) + "' object is not iterable");
-        }
-    }
-
     void exec_for(const Stmt& s, const ScopePtr& scope, std::string& out) {
-        List items = iterable_items(eval(*s.expr, scope));
+        List items = iterate(eval(*s.expr, scope), "for loop");
         if (s.filter) {
             // The loop's `if` filters before loop.length and friends are known.
             List kept;

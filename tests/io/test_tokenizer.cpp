@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -209,6 +210,8 @@ GLQ_TEST(split_patterns_match_hf_regexes) {
         const auto pattern = glq::io::recognise_split_pattern(it.value()["regex"].get<std::string>());
         CHECK_MSG(pattern.has_value(), "pattern " << it.key() << " not recognised");
         const json& pieces = it.value()["pieces"];
+        CHECK_EQ(first_short + pieces.size(), texts().size());
+        CHECK(pieces.size() > 100);
         for (std::size_t k = 0; k < pieces.size(); ++k) {
             const std::string text = texts()[first_short + k].get<std::string>();
             const std::u32string cps = glq::io::unicode::to_u32(text);
@@ -235,6 +238,37 @@ GLQ_TEST(nfc_and_lowercase_match_python_unicodedata) {
         CHECK_MSG(glq::io::unicode::lowercase(src) == c[1].get<std::string>(), "lowercase of \"" << src << "\"");
     }
 }
+
+// llama.cpp's own vectors (an independent reference): inputs separated by
+// "\n__ggml_vocab_test__\n", expected ids one line each.
+void check_llamacpp_vectors(const std::string& vocab, const std::string& tokenizer) {
+    const fs::path dir = glq::test::shared_data() / "tokenizers" / "llamacpp-vectors";
+    const std::string inp = glq::read_file(dir / ("ggml-vocab-" + vocab + ".gguf.inp"));
+    std::vector<std::string> inputs;
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    for (std::size_t pos = 0;;) {
+        const std::size_t hit = inp.find(sep, pos);
+        if (hit == std::string::npos) break;
+        inputs.push_back(inp.substr(pos, hit - pos));
+        pos = hit + sep.size();
+    }
+    std::ifstream out(dir / ("ggml-vocab-" + vocab + ".gguf.out"));
+    const Tokenizer tok = Tokenizer::load(glq::test::shared_data() / "tokenizers" / tokenizer / "tokenizer.json");
+    std::string line;
+    std::size_t n = 0;
+    for (; std::getline(out, line) && n < inputs.size(); ++n) {
+        std::vector<int32_t> want;
+        std::istringstream ss(line);
+        for (int32_t id; ss >> id;) want.push_back(id);
+        CHECK_MSG(tok.encode(inputs[n]) == want, vocab << " vector #" << n << " \"" << inputs[n] << "\": "
+                                                       << show_ids(tok.encode(inputs[n])) << " != llama.cpp " << show_ids(want));
+    }
+    CHECK_EQ(n, inputs.size());
+    CHECK(n >= 40);
+}
+
+GLQ_TEST(llamacpp_vectors_gpt2) { check_llamacpp_vectors("gpt-2", "gpt2"); }
+GLQ_TEST(llamacpp_vectors_qwen2) { check_llamacpp_vectors("qwen2", "qwen3"); }
 
 GLQ_TEST(whole_wiki_test_raw_smollm2) { check_wiki("smollm2"); }
 GLQ_TEST(whole_wiki_test_raw_qwen3) { check_wiki("qwen3"); }

@@ -57,6 +57,10 @@ BpwMapView::BpwMapView(BpwMapModel* model, QWidget* parent) : QWidget(parent), m
                             QAbstractItemView::AnyKeyPressed);
     table_->horizontalHeader()->setSectionResizeMode(BpwMapModel::Name, QHeaderView::Stretch);
     table_->verticalHeader()->setVisible(false);
+    table_->setWordWrap(false);
+    table_->setTextElideMode(Qt::ElideMiddle);
+    for (int c = BpwMapModel::Module; c < BpwMapModel::ColumnCount; ++c)
+        table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     table_->setAlternatingRowColors(true);
     auto* filter = new QLineEdit;
     filter->setPlaceholderText(tr("Filter: text or pattern (*.self_attn.*)"));
@@ -128,12 +132,12 @@ BpwMapView::BpwMapView(BpwMapModel* model, QWidget* parent) : QWidget(parent), m
     leftLayout->addWidget(filter);
     leftLayout->addWidget(table_, 1);
 
-    plots_ = new SensitivityPlots(model_);
+    plots_ = new SensitivityPlots(model_, SensitivityPlots::Layout::Compact);
     auto* split = new QSplitter(Qt::Horizontal);
     split->addWidget(left);
     split->addWidget(plots_);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 

@@ -18,6 +18,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTimer>
 #include <QUndoStack>
 #include <memory>
 
@@ -457,7 +458,7 @@ void MainWindow::restoreSettings() {
     QSettings s;
     if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) resize(1400, 900);
     if (!restoreState(s.value(QStringLiteral("window/state")).toByteArray()))
-        resizeDocks({log_}, {140}, Qt::Vertical);
+        QTimer::singleShot(0, this, [this] { resizeDocks({log_}, {130}, Qt::Vertical); });  // once laid out
     recent_ = s.value(QStringLiteral("recentFiles")).toStringList();
     rebuildRecentMenu();
     setStep(static_cast<Step>(std::clamp(s.value(QStringLiteral("window/step"), 0).toInt(), 0, StepCount - 1)));

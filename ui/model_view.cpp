@@ -105,6 +105,7 @@ ModelView::ModelView(DeviceMonitor* devices, QWidget* parent) : QWidget(parent),
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->horizontalHeader()->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Stretch);
     table_->verticalHeader()->setVisible(false);
+    table_->setWordWrap(false);
     table_->setAlternatingRowColors(true);
     filter_ = new QLineEdit;
     filter_->setPlaceholderText(tr("Filter layers: text, or a pattern such as *.mlp.down_proj"));

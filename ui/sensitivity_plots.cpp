@@ -34,7 +34,10 @@ QColor module_color(ModuleType type) {
 
 namespace {
 
-const QString kLossAxis = QStringLiteral("proxy loss tr(ΔW H ΔWᵀ)");
+// The proxy loss tr(ΔW H ΔWᵀ) is in the squared units of the layer's output
+// (H = Σ xᵀx over the calibration tokens); the plots say "proxy loss" and
+// explain the formula in their tooltips.
+const QString kLossAxis = QStringLiteral("proxy loss");
 
 QString row_name(const BpwMapModel* m, int row) { return QString::fromStdString(m->layers()[static_cast<size_t>(row)].name); }
 
@@ -63,7 +66,8 @@ void style_axes(QCustomPlot* p) {
 
 } // namespace
 
-SensitivityPlots::SensitivityPlots(BpwMapModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidget* parent)
+    : QWidget(parent), model_(model) {
     bars_ = new PlotPanel(tr("Sensitivity per layer"));
     heatmap_ = new PlotPanel(tr("Sensitivity heatmap"));
     curves_ = new PlotPanel(tr("Proxy loss vs bpw"));
@@ -85,12 +89,17 @@ SensitivityPlots::SensitivityPlots(BpwMapModel* model, QWidget* parent) : QWidge
     topLayout->addLayout(modeRow);
     topLayout->addWidget(bars_, 1);
 
-    auto* bottom = new QSplitter(Qt::Horizontal);
-    bottom->addWidget(heatmap_);
-    bottom->addWidget(curves_);
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
-    split->addWidget(bottom);
+    if (arrangement == Layout::Full) {
+        auto* bottom = new QSplitter(Qt::Horizontal);
+        bottom->addWidget(heatmap_);
+        bottom->addWidget(curves_);
+        split->addWidget(bottom);
+    } else {
+        split->addWidget(curves_);
+        heatmap_->hide();
+    }
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
@@ -99,6 +108,8 @@ SensitivityPlots::SensitivityPlots(BpwMapModel* model, QWidget* parent) : QWidge
 
     for (PlotPanel* p : {bars_, heatmap_, curves_}) {
         style_axes(p->plot());
+        p->setToolTip(tr("Proxy loss = tr(ΔW H ΔWᵀ): the layer's quantization error weighted by its calibration "
+                         "Hessian H = Σ xᵀx"));
         p->plot()->installEventFilter(this);
         p->plot()->setToolTip(QString());  // tooltips come from eventFilter
     }
@@ -150,7 +161,7 @@ double SensitivityPlots::barValue(int row) const {
 }
 
 QString SensitivityPlots::barAxisLabel() const {
-    return barValue_ == BarValue::Sensitivity ? kLossAxis + tr(" at lowest measured bpw")
+    return barValue_ == BarValue::Sensitivity ? kLossAxis + tr(" at lowest bpw")
                                               : kLossAxis + tr(" at chosen bpw");
 }
 
@@ -215,7 +226,7 @@ void SensitivityPlots::drawBars() {
         lastBlock = b;
     }
     p->xAxis->setTicker(ticker);
-    p->xAxis->setLabel(tr("layer, in checkpoint order (ticks: first layer of transformer block N)"));
+    p->xAxis->setLabel(tr("layer (ticks mark the first layer of each transformer block)"));
     p->yAxis->setLabel(barAxisLabel());
     p->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
     p->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
@@ -282,7 +293,7 @@ void SensitivityPlots::drawCurves() {
     p->clearPlottables();
     p->clearItems();
     p->xAxis->setLabel(tr("bits per weight (bpw)"));
-    p->yAxis->setLabel(kLossAxis + tr(", log scale"));
+    p->yAxis->setLabel(kLossAxis + tr(" (log scale)"));
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
     p->yAxis->setNumberFormat(QStringLiteral("eb"));

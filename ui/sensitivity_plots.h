@@ -32,8 +32,11 @@ class SensitivityPlots : public QWidget {
     Q_OBJECT
 public:
     enum class BarValue { Sensitivity, PredictedAtChosenBpw };
+    // Full: bars on top, heatmap and curves side by side below (a wide view).
+    // Compact: bars above curves, no heatmap (beside the bpw table).
+    enum class Layout { Full, Compact };
 
-    explicit SensitivityPlots(BpwMapModel* model, QWidget* parent = nullptr);
+    explicit SensitivityPlots(BpwMapModel* model, Layout layout = Layout::Full, QWidget* parent = nullptr);
 
     PlotPanel* barsPanel() const { return bars_; }
     PlotPanel* heatmapPanel() const { return heatmap_; }

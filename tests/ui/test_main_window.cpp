@@ -5,6 +5,7 @@
 // layer in a plot selects it in the bpw table.
 
 #include <QMessageBox>
+#include <QMimeData>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableView>
@@ -182,6 +183,30 @@ private slots:
         QVERIFY(f.open(QIODevice::ReadOnly));
         QVERIFY(f.readAll().contains("<svg"));
 #endif
+    }
+
+    void dropAFolderOpensIt() {
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(test::stories260k())});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        enter.setAccepted(false);  // events start accepted; the window must accept it itself
+        QCoreApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &drop);
+        QVERIFY(opened.wait(10000));
+        QCOMPARE(w.modelView()->layerModel()->rowCount(), 35);
+        // A plain text file is not offered as a drop target.
+        QTemporaryDir dir;
+        QMimeData text;
+        text.setUrls({QUrl::fromLocalFile(test::write_text(dir, QStringLiteral("notes.txt"), "hi"))});
+        QDragEnterEvent refuse(QPoint(10, 10), Qt::CopyAction, &text, Qt::LeftButton, Qt::NoModifier);
+        refuse.setAccepted(false);
+        QCoreApplication::sendEvent(&w, &refuse);
+        QVERIFY(!refuse.isAccepted());
     }
 
     void settingsPersist() {

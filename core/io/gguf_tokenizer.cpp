@@ -255,6 +255,12 @@ json sentencepiece_tokenizer(const GgufFile& g, const Vocab& v) {
     const auto bos = token_id(g, v, "tokenizer.ggml.bos_token_id");
     const auto eos = token_id(g, v, "tokenizer.ggml.eos_token_id");
     const auto unk = token_id(g, v, "tokenizer.ggml.unknown_token_id");
+    // SentencePiece's add_dummy_prefix always prepends a space, even to text
+    // that starts with one (a Metaspace pre-tokenizer would not): HF's
+    // SentencePiece converter and llama.cpp both do it in this normalizer form.
+    json normalizers = json::array();
+    if (add_space_prefix) normalizers.push_back({{"type", "Prepend"}, {"prepend", kMetaspace}});
+    normalizers.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kMetaspace}});
     json decoders = json::array({{{"type", "Replace"}, {"pattern", {{"String", kMetaspace}}}, {"content", " "}},
                                  {{"type", "ByteFallback"}},
                                  {{"type", "Fuse"}}});
@@ -263,12 +269,8 @@ json sentencepiece_tokenizer(const GgufFile& g, const Vocab& v) {
             {"truncation", nullptr},
             {"padding", nullptr},
             {"added_tokens", added_tokens(v)},
-            {"normalizer", nullptr},
-            {"pre_tokenizer",
-             {{"type", "Metaspace"},
-              {"replacement", kMetaspace},
-              {"prepend_scheme", add_space_prefix ? "first" : "never"},
-              {"split", false}}},
+            {"normalizer", {{"type", "Sequence"}, {"normalizers", normalizers}}},
+            {"pre_tokenizer", nullptr},
             {"post_processor", post_processor(v, bos, eos, g.get_bool_or("tokenizer.ggml.add_bos_token", true),
                                               g.get_bool_or("tokenizer.ggml.add_eos_token", false))},
             {"decoder", {{"type", "Sequence"}, {"decoders", decoders}}},

@@ -8,8 +8,8 @@
 // pre-tokenizer that corresponds to tokenizer.ggml.pre (llama.cpp's name for
 // the pre-tokenizer regex; see supported_gguf_pre_tokenizers()).
 // tokenizer.ggml.model "llama" (SentencePiece): BPE with byte fallback, merges
-// derived from the scores as HF's SentencePiece converter does, Metaspace
-// pre-tokenizer and the matching decoder.
+// derived from the scores as HF's SentencePiece converter does, the "▁"
+// Prepend/Replace normalizer of HF's Llama tokenizers and the matching decoder.
 
 #include <string>
 #include <vector>

@@ -13,7 +13,14 @@
 4. transformers loads the imported directory (fp32, CPU) and greedily answers
    "What is the capital of France?" with Paris.
 
-Exit 77 (skip) only when the demo GGUF is missing.
+Before that, a SentencePiece llama built here the way llama.cpp's converter
+builds one (stories260K from the shared data: HF weights permuted with the
+converter's `permute`, tok512's pieces and scores, SentencePiece token
+types) is imported: its weights must come back equal to the HF original, its
+tokenizer must give the HF tokenizer's ids, and transformers must reproduce
+the model's greedy golden output.
+
+Exit 77 (skip) only when the demo GGUF is missing (after the stories260K checks).
 """
 import json
 import os
@@ -81,13 +88,138 @@ def bf16_rne(f32):
     return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
 
 
-def run_import(out_dir, *extra):
-    cmd = [GLQW, "import-gguf", GGUF_PATH, out_dir, *extra]
+def run_import(out_dir, *extra, gguf=GGUF_PATH):
+    cmd = [GLQW, "import-gguf", gguf, out_dir, *extra]
     result = subprocess.run(cmd, capture_output=True, text=True)
     print(" ".join(cmd), "->", result.returncode, result.stdout.strip(), result.stderr.strip()[-500:], flush=True)
     if result.returncode != 0:
         print("import failed", file=sys.stderr)
         sys.exit(1)
+
+
+def write_stories_gguf(path):
+    """stories260K as llama.cpp's convert_hf_to_gguf.py would write it (F32 tensors, SentencePiece vocab)."""
+    import struct
+    import gguf
+    from safetensors.numpy import load_file
+
+    root = os.path.join(SHARED, "models", "stories260K")
+    cfg = json.load(open(os.path.join(root, "config.json")))
+    hf_tok = json.load(open(os.path.join(root, "tokenizer.json"), encoding="utf-8"))
+    tokens = [t for t, _ in sorted(hf_tok["model"]["vocab"].items(), key=lambda kv: kv[1])]
+    # tok512.bin (llama2.c): i32 max length, then per piece f32 score, i32 length, bytes.
+    with open(os.path.join(root, "llama2c", "tok512.bin"), "rb") as f:
+        raw = f.read()
+    pos, scores = 4, []
+    for i in range(len(tokens)):
+        score, n = struct.unpack_from("<fi", raw, pos)
+        piece = raw[pos + 8:pos + 8 + n].decode("utf-8")
+        pos += 8 + n
+        if i > 2:  # llama2.c writes spaces for the SentencePiece space and rewrites <s>/</s>
+            assert piece.replace(" ", "\u2581") == tokens[i], (i, piece, tokens[i])
+        scores.append(score)
+    types = []
+    for i, t in enumerate(tokens):
+        if i == 0:
+            types.append(gguf.TokenType.UNKNOWN)
+        elif i in (1, 2):
+            types.append(gguf.TokenType.CONTROL)
+        elif t.startswith("<0x") and t.endswith(">") and len(t) == 6:
+            types.append(gguf.TokenType.BYTE)
+        else:
+            types.append(gguf.TokenType.NORMAL)
+
+    n_head, n_kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_name("stories260K")
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(cfg["num_hidden_layers"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_rope_dimension_count(cfg["head_dim"])
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_kv)
+    w.add_rope_freq_base(cfg["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    w.add_vocab_size(cfg["vocab_size"])
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    reverse = {v: k for k, v in LAYER_NAMES.items()}
+    for name, value in load_file(os.path.join(root, "model.safetensors")).items():
+        if name == "model.embed_tokens.weight":
+            gname = "token_embd.weight"
+        elif name == "model.norm.weight":
+            gname = "output_norm.weight"
+        else:
+            _, _, layer, rest = name.split(".", 3)
+            gname = f"blk.{layer}.{reverse[rest]}"
+        if name.endswith("q_proj.weight"):
+            value = llama_cpp_permute(value, n_head, n_head)
+        elif name.endswith("k_proj.weight"):
+            value = llama_cpp_permute(value, n_head, n_kv)
+        w.add_tensor(gname, np.ascontiguousarray(value))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return root
+
+
+def check_sentencepiece_llama(tmp):
+    import torch
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    gguf_path = os.path.join(tmp, "stories260K.gguf")
+    root = write_stories_gguf(gguf_path)
+    out = os.path.join(tmp, "stories")
+    run_import(out, "--dtype", "f32", gguf=gguf_path)
+
+    ours, ref = load_file(os.path.join(out, "model.safetensors")), load_file(os.path.join(root, "model.safetensors"))
+    check(sorted(ours) == sorted(ref), "stories260K: tensor names differ from the HF original")
+    same = [k for k in ref if k in ours and np.array_equal(ours[k], ref[k])]
+    check(len(same) == len(ref), f"stories260K: only {len(same)}/{len(ref)} tensors equal the HF original "
+                                 f"(differ: {sorted(set(ref) - set(same))[:4]})")
+
+    cfg, ref_cfg = json.load(open(os.path.join(out, "config.json"))), json.load(open(os.path.join(root, "config.json")))
+    for k in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+              "head_dim", "vocab_size", "max_position_embeddings", "rms_norm_eps", "rope_theta", "rope_scaling",
+              "tie_word_embeddings", "bos_token_id", "eos_token_id"]:
+        check(cfg.get(k) == ref_cfg.get(k), f"stories260K config.json {k}: {cfg.get(k)!r} vs {ref_cfg.get(k)!r}")
+
+    tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+    ref_tok = Tokenizer.from_file(os.path.join(root, "tokenizer.json"))
+    ours_json = json.load(open(os.path.join(out, "tokenizer.json"), encoding="utf-8"))
+    ref_json = json.load(open(os.path.join(root, "tokenizer.json"), encoding="utf-8"))
+    ref_merges = [m.split(" ") if isinstance(m, str) else m for m in ref_json["model"]["merges"]]
+    check(ours_json["model"]["merges"] == ref_merges, "stories260K: merges differ from HF's SentencePiece conversion")
+    with open(os.path.join(SHARED, "wikitext-2-raw", "wiki.test.raw"), encoding="utf-8") as f:
+        lines = [l for l in f.read().split("\n")[:1500] if l.strip()]
+    lines += ["Once upon a time, there was a little girl named Lily.", "  two  spaces", "emoji \U0001F600 and \u00e9"]
+    a = [e.ids for e in tok.encode_batch(lines)]
+    b = [e.ids for e in ref_tok.encode_batch(lines)]
+    bad = [i for i in range(len(lines)) if a[i] != b[i]]
+    check(not bad, f"stories260K tokenizer: {len(bad)}/{len(lines)} lines differ, first {lines[bad[0]][:60]!r}: "
+                   f"{a[bad[0]][:12]} vs {b[bad[0]][:12]}" if bad else "")
+    check(all(x[0] == 1 for x in a), "stories260K tokenizer does not add BOS")
+    check(tok.decode(a[-1][1:]) == ref_tok.decode(b[-1][1:]), "stories260K decode differs")
+
+    golden = json.load(open(os.path.join(root, "reference", "greedy200_ids.json")))
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    with torch.no_grad():
+        gen = model.generate(torch.tensor([[1]]), max_new_tokens=len(golden) - 1, do_sample=False, min_new_tokens=len(golden) - 1)
+    check(gen[0].tolist() == golden, "stories260K: greedy tokens differ from the golden output")
+    print(f"stories260K (SentencePiece): weights exact, {len(lines)} lines tokenize identically, greedy golden reproduced",
+          flush=True)
 
 
 def check_weights(f32_dir, bf16_dir):
@@ -190,12 +322,16 @@ def check_transformers(out_dir):
 
 
 def main():
-    if not os.path.exists(GGUF_PATH):
-        print(f"skipped: {GGUF_PATH} is missing")
-        return 77
     if not os.path.exists(GLQW):
         print(f"GLQW={GLQW} does not exist", file=sys.stderr)
         return 1
+    with tempfile.TemporaryDirectory(prefix="glq-gguf-import-") as tmp:
+        check_sentencepiece_llama(tmp)
+    if not os.path.exists(GGUF_PATH):
+        if failures:
+            return 1
+        print(f"skipped: {GGUF_PATH} is missing")
+        return 77
     with tempfile.TemporaryDirectory(prefix="glq-gguf-import-") as tmp:
         f32_dir = os.path.join(tmp, "f32")
         bf16_dir = os.path.join(tmp, "bf16")

@@ -81,6 +81,10 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& to
     ChatTemplate t(template_source(config, where), where + " (chat_template)");
     t.bos_token = special_token(config, "bos_token", where);
     t.eos_token = special_token(config, "eos_token", where);
+    for (const char* key : {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+        if (config.contains(key) && !config[key].is_null())
+            t.other_special_tokens.emplace_back(key, special_token(config, key, where));
+    }
     return t;
 }
 
@@ -98,6 +102,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
     context["tools"] = nullptr;
     context["documents"] = nullptr;
     context["add_generation_prompt"] = add_generation_prompt;
+    for (const auto& [name, token] : other_special_tokens) context[name] = token;
     context["bos_token"] = bos_token;
     context["eos_token"] = eos_token;
     return render(context);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,9 @@ public:
 
     const std::string& source() const;
     std::string bos_token, eos_token;  // injected into the context by render(messages, ...)
+    // unk_token, sep_token, pad_token, cls_token, mask_token where the config
+    // sets them: transformers passes every special token to the template too.
+    std::vector<std::pair<std::string, std::string>> other_special_tokens;
 
     // The clock behind strftime_now() (Llama 3.x prints today's date); local time by default.
     void set_clock(std::function<std::tm()> now);

@@ -130,6 +130,11 @@ GLQ_TEST(from_tokenizer_config_reads_the_template_and_special_tokens) {
     CHECK_EQ(a.eos_token, std::string("</s>"));
     CHECK_EQ(a.render({{"user", "hi"}}, false), std::string("<s>[hi]</s>"));
 
+    glq::write_file_atomic(dir / "c.json", R"({"chat_template": "{{ pad_token }}|{{ unk_token }}|{{ mask_token is defined }}",
+        "pad_token": {"content": "<pad>"}, "unk_token": "<unk>", "mask_token": null})");
+    ChatTemplate c = ChatTemplate::from_tokenizer_config(dir / "c.json");
+    CHECK_EQ(c.render({}, false), std::string("<pad>|<unk>|False"));
+
     glq::write_file_atomic(dir / "b.json", R"({"chat_template": [{"name": "tool_use", "template": "T"},
         {"name": "default", "template": "D{{ add_generation_prompt }}"}], "bos_token": null})");
     ChatTemplate b = ChatTemplate::from_tokenizer_config(dir / "b.json");

@@ -29,10 +29,12 @@
 //     flipping the smallest product), which gives each group a lower bound
 //     on its score. Groups are visited by increasing bound until the bound
 //     exceeds the best score found; a group's optimum is taken from the key
-//     table when it is present and unique, and the group's rows are scanned
-//     (exactly) only when that optimum is missing from a partly kept orbit
-//     (shell 12) or ambiguous (ties).
+//     table when it is present and unique. Groups whose optimum is missing
+//     from a partly kept orbit (shell 12) or ambiguous (ties) are settled
+//     exactly by enumerating the lattice points of the ball that can still
+//     beat the best score (when that ball is small) or by scoring their rows.
 
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -156,6 +158,64 @@ GLQ_E8_HD bool decode_e8(const double* x, int* c2, bool* tie) {
     return true;
 }
 
+// Considers every E8 point c of the codebook with |x − c|² <= r2, by a
+// depth-first enumeration of each coset (Z⁸ and Z⁸ + ½, even coordinate
+// sum) coordinate by coordinate, pruned by the remaining distance budget and
+// by the codebook's radius (|c|² <= 12, |c_t| <= 3).
+GLQ_E8_HD void enumerate_ball(const SearchView& v, const double* x, double r2, double* best, int32_t* best_row) {
+    constexpr int kMaxNorm4 = 48;  // 4 · 12
+    for (int h = 0; h < 2; ++h) {
+        int c[8], hi[8], rn[9];
+        double rd[9];
+        rd[0] = r2;
+        rn[0] = kMaxNorm4;
+        int t = 0;
+        bool init = true;
+        while (t >= 0) {
+            if (init) {  // the range of c_t (doubled) given the budgets left
+                const double s = ::sqrt(rd[t] > 0.0 ? rd[t] : 0.0);
+                int lo = static_cast<int>(::ceil(2.0 * (x[t] - s)));
+                int up = static_cast<int>(::floor(2.0 * (x[t] + s)));
+                int nmax = 0;
+                while ((nmax + 1) * (nmax + 1) <= rn[t]) ++nmax;
+                if (nmax > 6) nmax = 6;
+                if (lo < -nmax) lo = -nmax;
+                if (up > nmax) up = nmax;
+                if (((lo - h) & 1) != 0) ++lo;
+                c[t] = lo;
+                hi[t] = up;
+                init = false;
+            }
+            if (c[t] > hi[t]) {
+                if (--t >= 0) c[t] += 2;
+                continue;
+            }
+            const double diff = x[t] - 0.5 * c[t];
+            const double d = rd[t] - diff * diff;
+            const int n = rn[t] - c[t] * c[t];
+            if (d < 0.0 || n < 0) {
+                c[t] += 2;
+                continue;
+            }
+            if (t == 7) {
+                int sum = 0;
+                for (int i = 0; i < 8; ++i) sum += c[i];
+                uint32_t key;
+                if ((sum & 3) == 0 && pack_c2(c, &key)) {
+                    const int32_t row = lookup(v, key);
+                    if (row >= 0) consider(v, x, row, best, best_row);
+                }
+                c[t] += 2;
+                continue;
+            }
+            rd[t + 1] = d;
+            rn[t + 1] = n;
+            ++t;
+            init = true;
+        }
+    }
+}
+
 // The exact orbit search of step 2 (see the file comment).
 GLQ_E8_HD int32_t search_groups(const SearchView& v, const double* x) {
     // |x| sorted descending (stable), with the original positions.
@@ -211,6 +271,9 @@ GLQ_E8_HD int32_t search_groups(const SearchView& v, const double* x) {
 
     double best = 1.0e300;
     int32_t best_row = -1;
+    bool deferred[kMaxGroups];
+    int64_t deferred_rows = 0;
+    for (int k = 0; k < ng; ++k) deferred[k] = false;
     for (int k = 0; k < ng; ++k) {
         const int g = order[k];
         // The bound is summed in another order than the scores: allow for
@@ -223,6 +286,31 @@ GLQ_E8_HD int32_t search_groups(const SearchView& v, const double* x) {
                 continue;
             }
         }
+        deferred[g] = true;
+        deferred_rows += v.groups[g * kGroupFields + kGroupCount];
+    }
+    if (deferred_rows == 0) return best_row;
+
+    // Some group's optimum is missing or ambiguous. Every row that can still
+    // win scores <= best, i.e. lies in the ball |x - c|² <= best + |x|²:
+    // enumerate the lattice points of that ball (cheap when it is small), or
+    // else scan the deferred groups' rows.
+    double xx = 0.0;
+    for (int t = 0; t < 8; ++t) xx += x[t] * x[t];
+    if (best < 1.0e299 && xx < 1.0e6) {
+        const double r2 = best + xx + 1.0e-9 * (1.0 + xx);
+        const double r8 = r2 * r2 * r2 * r2;
+        // Z^8-points of both cosets in the ball (volume π⁴/24·r⁸ ≈ 4.06·r⁸ each),
+        // at most the ~600 per coset of the codebook's own ball; ~4 times the
+        // work of scoring one row each.
+        const double leaves = 8.12 * (r8 < 144.0 ? r8 : 144.0);
+        if (leaves * 4.0 < static_cast<double>(deferred_rows)) {
+            enumerate_ball(v, x, r2, &best, &best_row);
+            return best_row;
+        }
+    }
+    for (int g = 0; g < ng; ++g) {
+        if (!deferred[g]) continue;
         const int32_t* G = v.groups + g * kGroupFields;
         for (int32_t j = 0; j < G[kGroupCount]; ++j) consider(v, x, v.group_rows[G[kGroupBegin] + j], &best, &best_row);
     }

@@ -136,8 +136,8 @@ BpwMapView::BpwMapView(BpwMapModel* model, QWidget* parent) : QWidget(parent), m
     auto* split = new QSplitter(Qt::Horizontal);
     split->addWidget(left);
     split->addWidget(plots_);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 

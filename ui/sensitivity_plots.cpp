@@ -226,7 +226,7 @@ void SensitivityPlots::drawBars() {
         lastBlock = b;
     }
     p->xAxis->setTicker(ticker);
-    p->xAxis->setLabel(tr("layer (ticks mark the first layer of each transformer block)"));
+    p->xAxis->setLabel(tr("layer (tick N: first layer of block N)"));
     p->yAxis->setLabel(barAxisLabel());
     p->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
     p->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
@@ -243,7 +243,17 @@ void SensitivityPlots::drawHeatmap() {
         p->plotLayout()->addElement(0, 1, colorScale_);
         colorScale_->setType(QCPAxis::atRight);
         colorMap_->setColorScale(colorScale_);
-        QCPColorGradient g(QCPColorGradient::gpThermal);
+        // Viridis (perceptually uniform, readable in grey): QCustomPlot 2.1
+        // has no preset for it, so give its stops. No white end: the most
+        // sensitive cell must not vanish into the background.
+        QCPColorGradient g;
+        g.clearColorStops();
+        g.setColorStopAt(0.00, QColor(0x44, 0x01, 0x54));
+        g.setColorStopAt(0.25, QColor(0x3b, 0x52, 0x8b));
+        g.setColorStopAt(0.50, QColor(0x21, 0x91, 0x8c));
+        g.setColorStopAt(0.75, QColor(0x5e, 0xc9, 0x62));
+        g.setColorStopAt(1.00, QColor(0xfd, 0xe7, 0x25));
+        g.setColorInterpolation(QCPColorGradient::ciRGB);
         g.setNanHandling(QCPColorGradient::nhTransparent);
         colorMap_->setGradient(g);
         auto* group = new QCPMarginGroup(p);
@@ -256,6 +266,8 @@ void SensitivityPlots::drawHeatmap() {
         p->xAxis->setLabel(tr("module type"));
         p->yAxis->setLabel(tr("transformer block"));
         p->yAxis->setRangeReversed(true);  // block 0 at the top, like the table
+        p->xAxis->grid()->setVisible(false);
+        p->yAxis->grid()->setVisible(false);
     }
     colorScale_->axis()->setLabel(tr("log₁₀ ") + (barValue_ == BarValue::Sensitivity ? tr("sensitivity") : tr("loss at chosen bpw")));
     int blocks = 0;
@@ -296,8 +308,8 @@ void SensitivityPlots::drawCurves() {
     p->yAxis->setLabel(kLossAxis + tr(" (log scale)"));
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-    p->yAxis->setNumberFormat(QStringLiteral("eb"));
-    p->yAxis->setNumberPrecision(0);
+    p->yAxis->setNumberFormat(QStringLiteral("gb"));
+    p->yAxis->setNumberPrecision(3);
     auto xt = QSharedPointer<QCPAxisTickerFixed>::create();
     xt->setTickStep(1);
     xt->setScaleStrategy(QCPAxisTickerFixed::ssNone);
@@ -305,6 +317,8 @@ void SensitivityPlots::drawCurves() {
     p->xAxis->setRange(kMinBpw - 0.3, kMaxBpw + 0.3);
     p->legend->setVisible(true);
     p->legend->setFont(font());
+    // Losses fall with bpw: the lower left corner is the empty one.
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
 
     // Up to ten curves stay legible; the editor can select more.
     static const QList<QColor> palette{QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),

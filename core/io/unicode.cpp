@@ -126,7 +126,8 @@ uint8_t combining_class(char32_t cp) {
     return cp <= it->last ? it->ccc : 0;
 }
 
-const char* unicode_version() { return ud::kUnicodeVersion; }
+const char* category_unicode_version() { return ud::kCategoryUnicodeVersion; }
+const char* normalization_unicode_version() { return ud::kNormalizationUnicodeVersion; }
 
 int utf8_length(unsigned char b) {
     if (b < 0x80) return 1;

@@ -32,7 +32,8 @@ bool is_alphanumeric(char32_t cp);          // Rust's char::is_alphanumeric
 bool is_punctuation(char32_t cp);           // P* or ASCII punctuation (HF's Punctuation)
 bool is_word_char(char32_t cp);             // regex \w: letter, mark, Nd, Pc
 uint8_t combining_class(char32_t cp);
-const char* unicode_version();
+const char* category_unicode_version();       // of general_category / char_class
+const char* normalization_unicode_version();  // of nfc / lowercase / combining_class
 
 // Decodes one code point at s[i] and advances i. A malformed sequence yields
 // U+FFFD and advances by one byte (input from std::string may not be valid).

@@ -33,7 +33,8 @@ struct LowercaseMapping {  // lowercase of cp: lower (and second when it is not 
     char32_t cp, lower, second;
 };
 
-extern const char* const kUnicodeVersion;
+extern const char* const kCategoryUnicodeVersion;       // categories (what Oniguruma in HF uses)
+extern const char* const kNormalizationUnicodeVersion;  // combining classes, decompositions, lowercase
 extern const CategoryRange kCategoryRanges[];
 extern const std::size_t kCategoryRangeCount;
 extern const CombiningRange kCombiningRanges[];

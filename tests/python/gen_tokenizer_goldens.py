@@ -14,9 +14,9 @@ Writes tests/data/tokenizer/:
   split_patterns.json    HF's Split(Regex, "isolated") pieces of each string for
                          the GPT-2, Llama-3 and Qwen2 patterns.
   normalization.json     NFC of the NFD form of every code point with a canonical
-                         decomposition, of reordering cases, and per-character
-                         lowercase of every character that has one (Python's
-                         unicodedata, the source of core/io/unicode_tables.cpp).
+                         decomposition and of reordering cases (Python's
+                         unicodedata, the source of the NFC tables), and HF's
+                         Lowercase of every character it changes.
 
 Llama-3: Meta's tokenizer.json is not redistributable, so "llama3regex" is
 GPT-2's tokenizer.json with the Llama-3 Split regex swapped in as its
@@ -172,6 +172,9 @@ ADVERSARIAL = [
     "\u0000\u0001\u0007\u001b[0m\u007f",
     "\u2028line separator\u2029paragraph separator\u0085next line",
     "mixed: Hello世界123abc!?😀 ok",
+    # Letters and digits new in Unicode 15.0 / 15.1 / 16.0 (Kawi, CJK Ext. I,
+    # Cyrillic TJE, Garay, Kirat Rai, outlined digits): HF's regex engine knows them.
+    "a\U00011F04b 1\U0002EBF0 2 a\u1C89b \u1C89\u1C8A x\U00010D50y \U00016D40\U00016D41 1\U0001CCF02 \U0001CCF0\U0001CCF1\U0001CCF2\U0001CCF3",
     "    \n    indented\n        more\n",
     "   a  b   c    d",
     "``Quoted'' words -- and--dashes x-ray xx 12-34 hello, Hello hellos <mask> x <mask><sep>  y <sep>z",
@@ -318,7 +321,12 @@ def normalization_cases():
                 "\u0301a", "\u1100\u1161\u11a8x", "\u1100\u1161 \u11a8", "\u0c46\u0c56", "\u0cc6\u0cc2\u0cd5",
                 "A\u030a\u0328", "\u212b\u2126\u0344", "\u0f71\u0f72\u0f74", "\U0001d15e\U0001d165"]:
         nfc.append([src, unicodedata.normalize("NFC", src)])
-    lower = [[chr(cp), chr(cp).lower()] for cp in range(0x110000) if chr(cp).lower() != chr(cp)]
+    from tokenizers import normalizers
+    lc = normalizers.Lowercase()
+    lower = []
+    for cp in range(0x110000):
+        if not 0xD800 <= cp <= 0xDFFF and lc.normalize_str(chr(cp)) != chr(cp):
+            lower.append([chr(cp), lc.normalize_str(chr(cp))])
     return {"unicode_version": unicodedata.unidata_version, "nfc": nfc, "lowercase": lower}
 
 

@@ -100,10 +100,12 @@ std::vector<PlannedTensor> plan_tensors(const GgufFile& g, const json& config) {
         add(blk + "attn_k.weight", {kv_heads * head_dim, hidden}, kv_heads, true);
         add(blk + "attn_v.weight", {kv_heads * head_dim, hidden}, 0, true);
         add(blk + "attn_output.weight", {hidden, heads * head_dim}, 0, true);
-        add(blk + "attn_q.bias", {heads * head_dim}, heads, bias);
-        add(blk + "attn_k.bias", {kv_heads * head_dim}, kv_heads, bias);
-        add(blk + "attn_v.bias", {kv_heads * head_dim}, 0, bias);
-        add(blk + "attn_output.bias", {hidden}, 0, false);
+        if (bias) {  // HF's attention_bias puts a bias on all four projections
+            add(blk + "attn_q.bias", {heads * head_dim}, heads, true);
+            add(blk + "attn_k.bias", {kv_heads * head_dim}, kv_heads, true);
+            add(blk + "attn_v.bias", {kv_heads * head_dim}, 0, true);
+            add(blk + "attn_output.bias", {hidden}, 0, true);
+        }
         add(blk + "ffn_norm.weight", {hidden}, 0, true);
         add(blk + "ffn_gate.weight", {ffn, hidden}, 0, true);
         add(blk + "ffn_up.weight", {ffn, hidden}, 0, true);

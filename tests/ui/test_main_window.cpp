@@ -185,6 +185,28 @@ private slots:
 #endif
     }
 
+    void ggufThatCannotBeImportedShowsErrorAndLeavesNothing() {
+        // A vocabulary-only GGUF (gpt2, no weights): the importer refuses it.
+        const QString gguf = test::shared_data() + QStringLiteral("/models/gguf-fixtures/ggml-vocab-gpt-2.gguf");
+        if (!QFileInfo::exists(gguf)) QSKIP("gguf fixture not found");
+        MainWindow w;
+        w.show();
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QTemporaryDir dir;
+        const QString out = dir.filePath(QStringLiteral("imported"));
+        w.importGguf(gguf, out);
+        QVERIFY(errors.wait(30000));
+        QVERIFY2(errors.last().at(0).toString().contains(QStringLiteral("ggml-vocab-gpt-2.gguf")),
+                 qPrintable(errors.last().at(0).toString()));
+        QCOMPARE(opened.count(), 0);
+        QVERIFY(!QFileInfo::exists(out));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden).size(), 0);
+        close_dialogs(&w);
+        w.openModel(test::stories260k());  // still usable
+        QVERIFY(opened.wait(10000));
+    }
+
     void dropAFolderOpensIt() {
         MainWindow w;
         w.show();

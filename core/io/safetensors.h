@@ -45,9 +45,14 @@ struct TensorView {
 
 class SafetensorsFile {
 public:
-    // Maps the file and validates it: header length within the file, valid
-    // JSON, known dtypes, dtype x shape = byte length, offsets inside the data
-    // block and not overlapping. Every failure throws glq::Error naming the file.
+    // Maps the file and validates it: at least 8 bytes, header length within
+    // the file, header a JSON object, no tensor named twice, known dtypes, no
+    // negative dimension, dtype x shape = byte length (without overflow),
+    // offsets inside the data block and not overlapping. Every failure throws
+    // glq::Error naming the file, the tensor and the problem. Gaps between
+    // tensors and trailing bytes are tolerated (the Rust reference rejects
+    // them; nothing is ambiguous about them), and so are dtypes' raw bits:
+    // NaNs, denormals and non-0/1 BOOL bytes are passed through untouched.
     static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
     ~SafetensorsFile();
 

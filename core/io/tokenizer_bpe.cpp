@@ -124,6 +124,10 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
             return;
         }
     }
+    if (word.size() > kCacheMaxWordBytes) {
+        tokenize_uncached(word, out);
+        return;
+    }
     {
         std::lock_guard lock(*cache_mutex_);
         if (const auto it = cache_.find(word); it != cache_.end()) {

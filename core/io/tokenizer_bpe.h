@@ -67,6 +67,7 @@ private:
     // Words repeat a lot in text: remember their ids. Bounded like HF's
     // (new words are not added once it is full).
     static constexpr std::size_t kCacheCapacity = 10000;
+    static constexpr std::size_t kCacheMaxWordBytes = 256;  // long runs (e.g. base64) rarely repeat
     mutable std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();
     mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };

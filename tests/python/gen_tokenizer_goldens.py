@@ -171,6 +171,8 @@ ADVERSARIAL = [
     "!!!???...,,,;;;:::---___***",
     "\u0000\u0001\u0007\u001b[0m\u007f",
     "\u2028line separator\u2029paragraph separator\u0085next line",
+    "not White_Space: \x1c\x1d\x1e\x1f a\u180eb c\u200bd \x0b\x0c vertical tab, form feed",
+    "word" + "x" * 2000 + " end",
     "mixed: Hello世界123abc!?😀 ok",
     # Letters and digits new in Unicode 15.0 / 15.1 / 16.0 (Kawi, CJK Ext. I,
     # Cyrillic TJE, Garay, Kirat Rai, outlined digits): HF's regex engine knows them.

@@ -18,9 +18,11 @@ builds one (stories260K from the shared data: HF weights permuted with the
 converter's `permute`, tok512's pieces and scores, SentencePiece token
 types) is imported: its weights must come back equal to the HF original, its
 tokenizer must give the HF tokenizer's ids, and transformers must reproduce
-the model's greedy golden output.
+the model's greedy golden output; and a llama with Qwen's byte-level vocab and
+tokenizer.ggml.pre "qwen2" must tokenize as Qwen3's tokenizer.json and pass
+llama.cpp's qwen2 test vectors.
 
-Exit 77 (skip) only when the demo GGUF is missing (after the stories260K checks).
+Exit 77 (skip) only when the demo GGUF is missing (after those two checks).
 """
 import json
 import os
@@ -222,6 +224,77 @@ def check_sentencepiece_llama(tmp):
           flush=True)
 
 
+def check_qwen2_pre_tokenizer(tmp):
+    """A byte-level vocab with tokenizer.ggml.pre "qwen2" (Qwen2/2.5/3's BPE, in a tiny llama so
+    that it imports) must tokenize as Qwen3's HF tokenizer.json and pass llama.cpp's qwen2 vectors."""
+    import gguf
+    from tokenizers import Tokenizer
+
+    ref_path = os.path.join(SHARED, "tokenizers", "qwen3", "tokenizer.json")
+    ref_json = json.load(open(ref_path, encoding="utf-8"))
+    by_id = {i: t for t, i in ref_json["model"]["vocab"].items()}
+    types = {}
+    for a in ref_json["added_tokens"]:
+        by_id[a["id"]] = a["content"]
+        types[a["id"]] = gguf.TokenType.CONTROL if a["special"] else gguf.TokenType.USER_DEFINED
+    n = max(by_id) + 1
+    assert sorted(by_id) == list(range(n))
+    merges = [" ".join(m) if isinstance(m, list) else m for m in ref_json["model"]["merges"]]
+
+    path = os.path.join(tmp, "qwen-vocab-llama.gguf")
+    hidden, heads, kv, ffn = 32, 4, 2, 64
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_context_length(4096)
+    w.add_embedding_length(hidden)
+    w.add_block_count(1)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list([by_id[i] for i in range(n)])
+    w.add_token_types([types.get(i, gguf.TokenType.NORMAL) for i in range(n)])
+    w.add_token_merges(merges)
+    w.add_eos_token_id(151645)
+    rng = np.random.default_rng(3)
+    shapes = {"token_embd.weight": (n, hidden), "output_norm.weight": (hidden,), "blk.0.attn_norm.weight": (hidden,),
+              "blk.0.ffn_norm.weight": (hidden,), "blk.0.attn_q.weight": (hidden, hidden),
+              "blk.0.attn_k.weight": (hidden // heads * kv, hidden), "blk.0.attn_v.weight": (hidden // heads * kv, hidden),
+              "blk.0.attn_output.weight": (hidden, hidden), "blk.0.ffn_gate.weight": (ffn, hidden),
+              "blk.0.ffn_up.weight": (ffn, hidden), "blk.0.ffn_down.weight": (hidden, ffn)}
+    for name, shape in shapes.items():
+        w.add_tensor(name, rng.standard_normal(shape).astype(np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    out = os.path.join(tmp, "qwen-vocab")
+    run_import(out, gguf=path)
+
+    ours = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+    ref = Tokenizer.from_file(ref_path)
+    vectors = os.path.join(SHARED, "tokenizers", "llamacpp-vectors", "ggml-vocab-qwen2.gguf")
+    with open(vectors + ".inp", encoding="utf-8") as f:
+        inputs = f.read().split("\n__ggml_vocab_test__\n")
+    with open(vectors + ".out", encoding="utf-8") as f:
+        outputs = f.read().split("\n")
+    inputs = inputs[:len(outputs)] if inputs[-1] == "" else inputs
+    with open(os.path.join(SHARED, "wikitext-2-raw", "wiki.test.raw"), encoding="utf-8") as f:
+        lines = f.read().split("\n")[:1500]
+    texts = lines + inputs + ["<|im_start|>user\n<think>x</think><|im_end|>"]
+    a = [e.ids for e in ours.encode_batch(texts, add_special_tokens=False)]
+    b = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+    bad = [i for i in range(len(texts)) if a[i] != b[i]]
+    check(not bad, f"qwen2 pre-tokenizer: {len(bad)}/{len(texts)} texts differ from Qwen3's tokenizer.json, "
+                   f"first {texts[bad[0]][:60]!r}" if bad else "")
+    vec_ok = sum(1 for i, text in enumerate(inputs)
+                 if i < len(outputs) and ours.encode(text, add_special_tokens=False).ids == [int(x) for x in outputs[i].split()])
+    check(vec_ok == len(inputs), f"qwen2 pre-tokenizer: {vec_ok}/{len(inputs)} llama.cpp vectors pass")
+    print(f"qwen2 pre-tokenizer: {len(texts)} texts identical to Qwen3's tokenizer.json, "
+          f"{vec_ok}/{len(inputs)} llama.cpp vectors", flush=True)
+
+
 def check_weights(f32_dir, bf16_dir):
     import gguf
     import torch
@@ -327,6 +400,7 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="glq-gguf-import-") as tmp:
         check_sentencepiece_llama(tmp)
+        check_qwen2_pre_tokenizer(tmp)
     if not os.path.exists(GGUF_PATH):
         if failures:
             return 1

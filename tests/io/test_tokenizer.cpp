@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -269,6 +270,23 @@ void check_llamacpp_vectors(const std::string& vocab, const std::string& tokeniz
 
 GLQ_TEST(llamacpp_vectors_gpt2) { check_llamacpp_vectors("gpt-2", "gpt2"); }
 GLQ_TEST(llamacpp_vectors_qwen2) { check_llamacpp_vectors("qwen2", "qwen3"); }
+
+// encode/decode are const and share the word cache: threads must agree with HF too.
+GLQ_TEST(concurrent_encodes_match_hf) {
+    const Golden g = load_golden("qwen3");
+    const json& all = texts();
+    std::vector<int> mismatches(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (std::size_t i = static_cast<std::size_t>(t); i < all.size(); i += 2)  // overlapping halves
+                if (g.tok.encode(all[i].get<std::string>()) != g.golden["ids"][i].get<std::vector<int32_t>>())
+                    ++mismatches[static_cast<std::size_t>(t)];
+        });
+    }
+    for (auto& th : threads) th.join();
+    CHECK_EQ(mismatches, (std::vector<int>{0, 0, 0, 0}));
+}
 
 GLQ_TEST(whole_wiki_test_raw_smollm2) { check_wiki("smollm2"); }
 GLQ_TEST(whole_wiki_test_raw_qwen3) { check_wiki("qwen3"); }

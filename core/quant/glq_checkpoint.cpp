@@ -1,0 +1,288 @@
+// Writing and reading GLQ e8_shell checkpoints (see glq_checkpoint.h).
+
+#include "core/quant/glq_checkpoint.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <optional>
+#include <set>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/io/safetensors.h"
+#include "core/quant/e8_codebook.h"
+
+namespace glq::quant {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The files a tokenizer (and generation defaults) may live in. generation_config.json
+// is not written by the reference, but carrying it keeps the model's sampling defaults.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json",      "tokenizer_config.json", "special_tokens_map.json",
+                                           "added_tokens.json",   "vocab.json",            "merges.txt",
+                                           "tokenizer.model",     "chat_template.jinja",   "chat_template.json",
+                                           "generation_config.json"};
+
+io::DType io_dtype_of(torch::ScalarType t, const std::string& where) {
+    switch (t) {
+        case torch::kFloat32: return io::DType::F32;
+        case torch::kFloat16: return io::DType::F16;
+        case torch::kBFloat16: return io::DType::BF16;
+        case torch::kFloat64: return io::DType::F64;
+        case torch::kInt16: return io::DType::I16;
+        case torch::kInt32: return io::DType::I32;
+        case torch::kInt64: return io::DType::I64;
+        case torch::kInt8: return io::DType::I8;
+        case torch::kUInt8: return io::DType::U8;
+        case torch::kBool: return io::DType::BOOL;
+        default: throw Error(where, std::string("cannot store dtype ") + c10::toString(t) + " in safetensors");
+    }
+}
+
+std::optional<torch::ScalarType> torch_dtype_of(io::DType d) {
+    switch (d) {
+        case io::DType::F32: return torch::kFloat32;
+        case io::DType::F16: return torch::kFloat16;
+        case io::DType::BF16: return torch::kBFloat16;
+        case io::DType::F64: return torch::kFloat64;
+        case io::DType::I16: return torch::kInt16;
+        case io::DType::I32: return torch::kInt32;
+        case io::DType::I64: return torch::kInt64;
+        case io::DType::I8: return torch::kInt8;
+        case io::DType::U8: return torch::kUInt8;
+        case io::DType::BOOL: return torch::kBool;
+        default: return std::nullopt;
+    }
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+// Copies one stored tensor out of the map, insisting on its dtype and rank.
+torch::Tensor read_tensor(const io::SafetensorsModel& st, const std::string& name, io::DType want, int64_t rank) {
+    const io::TensorView v = st.view(name);
+    const std::string where = *v.file;
+    if (v.info->dtype != want)
+        throw Error(where, "tensor '" + name + "' has dtype " + io::dtype_name(v.info->dtype) + ", the GLQ format stores " +
+                               io::dtype_name(want));
+    if (rank >= 0 && static_cast<int64_t>(v.info->shape.size()) != rank)
+        throw Error(where, "tensor '" + name + "' has shape " + shape_str(v.info->shape) + ", expected " +
+                               (rank == 0 ? std::string("a scalar []") : std::to_string(rank) + " dimensions"));
+    const auto dtype = torch_dtype_of(want);
+    return torch::from_blob(const_cast<std::byte*>(v.bytes.data()), v.info->shape, torch::TensorOptions().dtype(*dtype))
+        .clone();
+}
+
+json layer_metrics_json(const std::map<std::string, LayerQuantMetrics>& metrics) {
+    json j = json::object();
+    for (const auto& [p, m] : metrics)
+        j[p] = {{"sqnr", m.sqnr_db}, {"bpw", m.bpw}, {"Wscale", m.wscale}, {"proxy_loss", m.proxy_loss},
+                {"relative_proxy_loss", m.relative_proxy_loss}, {"shape", {m.rows, m.cols}}};
+    return j;
+}
+
+} // namespace
+
+json checkpoint_bpw_value(const std::map<std::string, ShellLayerArtifacts>& layers) {
+    std::set<int> rates;
+    double bits = 0, weights = 0;
+    for (const auto& [p, a] : layers) {
+        rates.insert(a.bpw);
+        const double w = static_cast<double>(a.out_features()) * static_cast<double>(a.in_features());
+        bits += a.bpw * w;
+        weights += w;
+    }
+    if (rates.size() == 1) return *rates.begin();
+    if (weights == 0) return 2;
+    return std::round(bits / weights * 100.0) / 100.0;
+}
+
+void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& c) {
+    const std::string where = out_dir.string();
+    if (!c.source_config.is_object()) throw Error(where, "the source config must be a JSON object");
+    if (c.layers.empty()) throw Error(where, "no quantized layers to write");
+
+    // All tensors, by name, with a check that nothing is given twice and that no
+    // quantized linear also ships its dense weight.
+    std::map<std::string, torch::Tensor> tensors;
+    auto add = [&](const std::string& name, const torch::Tensor& t) {
+        if (!tensors.emplace(name, t.detach().to(torch::kCPU).contiguous()).second)
+            throw Error(where, "tensor '" + name + "' is given twice");
+    };
+    json layer_bpw = json::object();
+    for (const auto& [prefix, a] : c.layers) {
+        a.validate(prefix);
+        for (int64_t s = 0; s < a.num_stages(); ++s) add(prefix + ".Qidxs" + (s ? std::to_string(s + 1) : ""), a.qidxs[s]);
+        for (size_t i = 0; i < a.inv_resid_scale.size(); ++i)
+            add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""),
+                torch::tensor(a.inv_resid_scale[i], torch::kFloat32).reshape({}));
+        add(prefix + ".SU", a.su);
+        add(prefix + ".SV", a.sv);
+        add(prefix + ".Wscale", torch::tensor(a.wscale, torch::kFloat32).reshape({}));
+        if (a.bias.defined()) add(prefix + ".bias", a.bias);
+        layer_bpw[prefix] = a.bpw;
+    }
+    for (const auto& [name, t] : c.unquantized) {
+        const auto dot = name.rfind('.');
+        if (dot != std::string::npos && c.layers.count(name.substr(0, dot)) && name.substr(dot) == ".weight")
+            throw Error(where, "tensor '" + name + "' is the dense weight of a quantized linear; it must not be stored");
+        add(name, t);
+    }
+
+    std::vector<io::TensorRef> refs;
+    refs.reserve(tensors.size());
+    for (const auto& [name, t] : tensors) {
+        io::TensorRef r;
+        r.name = name;
+        r.dtype = io_dtype_of(t.scalar_type(), name);
+        r.shape = t.sizes().vec();
+        r.bytes = {reinterpret_cast<const std::byte*>(t.data_ptr()), static_cast<size_t>(t.nbytes())};
+        refs.push_back(std::move(r));
+    }
+
+    const json bpw = checkpoint_bpw_value(c.layers);
+    json qcfg = {{"quant_method", "glq"}, {"codebook", "e8_shell"}, {"block_diagonal", true},
+                 {"codesz", 8},           {"bpw", bpw},             {"layer_bpw", layer_bpw}};
+    json config = c.source_config;
+    config["use_cache"] = true;
+    config["quantization_config"] = qcfg;
+
+    double sqnr_sum = 0;
+    for (const auto& [p, m] : c.metrics) sqnr_sum += m.sqnr_db;
+    json meta = qcfg;
+    meta["tune_iters"] = c.run.tune_iters;
+    meta["nsamples"] = c.run.nsamples;
+    meta["seqlen"] = c.run.seqlen;
+    meta["avg_sqnr_db"] = c.metrics.empty() ? 0.0 : std::round(sqnr_sum / c.metrics.size() * 100.0) / 100.0;
+    meta["n_quantized_layers"] = c.layers.size();
+    meta["total_time_s"] = std::round(c.run.total_time_s * 10.0) / 10.0;
+    meta["source_model"] = c.run.source_model;
+
+    AtomicDirectory dir(out_dir);
+    io::write_safetensors(dir.path() / "model.safetensors", refs, {{"format", "pt"}});
+    write_file_atomic(dir.path() / "config.json", config.dump(2) + "\n");
+    write_file_atomic(dir.path() / "quantize_config.json", meta.dump(2) + "\n");
+    if (!c.metrics.empty()) write_file_atomic(dir.path() / "layer_metrics.json", layer_metrics_json(c.metrics).dump(2) + "\n");
+    if (!c.tokenizer_dir.empty()) {
+        for (const char* f : kTokenizerFiles) {
+            const fs::path src = c.tokenizer_dir / f;
+            std::error_code ec;
+            if (!fs::is_regular_file(src, ec)) continue;
+            write_file_atomic(dir.path() / f, read_file(src));
+        }
+    }
+    dir.commit();
+}
+
+bool is_glq_checkpoint(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::is_regular_file(dir / "config.json", ec)) return false;
+    try {
+        const json j = json::parse(read_file(dir / "config.json"));
+        return j.is_object() && j.contains("quantization_config") && j["quantization_config"].is_object() &&
+               j["quantization_config"].value("quant_method", std::string()) == "glq";
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
+    GlqCheckpoint ck;
+    ck.dir = dir;
+    const fs::path config_path = dir / "config.json";
+    try {
+        ck.config = json::parse(read_file(config_path));
+    } catch (const json::parse_error& e) {
+        throw Error(config_path.string(), std::string("not valid JSON (") + e.what() + ")");
+    }
+    const std::string cfg_where = config_path.string();
+    if (!ck.config.is_object() || !ck.config.contains("quantization_config") || !ck.config["quantization_config"].is_object())
+        throw Error(cfg_where, "has no \"quantization_config\" object: not a quantized checkpoint");
+    const json& q = ck.config["quantization_config"];
+    if (!q.contains("quant_method") || q["quant_method"] != "glq")
+        throw Error(cfg_where, "quantization_config.quant_method is " + (q.contains("quant_method") ? q["quant_method"].dump() : std::string("missing")) +
+                                   ", not \"glq\"");
+    GlqQuantizationConfig& qc = ck.quantization;
+    qc.codebook = q.contains("codebook") && q["codebook"].is_string() ? q["codebook"].get<std::string>() : "e8_shell";
+    if (qc.codebook != "e8_shell")
+        throw Error(cfg_where, "codebook \"" + qc.codebook + "\" is not supported by this build (it reads e8_shell)");
+    if (q.contains("bpw") && q["bpw"].is_number()) qc.bpw = q["bpw"].get<double>();
+    if (q.contains("codesz") && q["codesz"].is_number_integer()) qc.codesz = q["codesz"].get<int>();
+    if (q.contains("block_diagonal") && q["block_diagonal"].is_boolean()) qc.block_diagonal = q["block_diagonal"].get<bool>();
+    if (q.contains("layer_bpw")) {
+        if (!q["layer_bpw"].is_object()) throw Error(cfg_where, "quantization_config.layer_bpw must be an object");
+        for (const auto& [p, v] : q["layer_bpw"].items()) {
+            if (!v.is_number_integer() || v.get<int>() < 2 || v.get<int>() > 8)
+                throw Error(cfg_where, "quantization_config.layer_bpw[\"" + p + "\"] must be an integer in 2..8, got " + v.dump());
+            qc.layer_bpw[p] = v.get<int>();
+        }
+    }
+
+    const io::SafetensorsModel st = io::SafetensorsModel::open_dir(dir);
+    const std::vector<std::string> names = st.names();
+    const std::set<std::string> name_set(names.begin(), names.end());
+    const std::string suffix = ".Qidxs";
+    for (const auto& name : names) {
+        if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+        const std::string prefix = name.substr(0, name.size() - suffix.size());
+        const std::string file = *st.view(name).file;
+        ShellLayerArtifacts a;
+        a.qidxs.push_back(read_tensor(st, prefix + ".Qidxs", io::DType::I16, 2));
+        // Stages 2..4 are present when their indices exist and their cumulative
+        // scale is nonzero (the reference's rule; it writes no keys for absent stages).
+        for (int s = 2; s <= 4; ++s) {
+            const std::string qn = prefix + ".Qidxs" + std::to_string(s);
+            const std::string sn = prefix + ".inv_resid_scale" + (s == 2 ? "" : std::to_string(s - 1));
+            if (!name_set.count(qn)) break;
+            if (!name_set.count(sn)) throw Error(file, "tensor '" + qn + "' has no '" + sn + "'");
+            const float scale = read_tensor(st, sn, io::DType::F32, 0).item<float>();
+            if (scale == 0.0f) break;
+            a.qidxs.push_back(read_tensor(st, qn, io::DType::I16, 2));
+            a.inv_resid_scale.push_back(scale);
+        }
+        a.su = read_tensor(st, prefix + ".SU", io::DType::F16, 1);
+        a.sv = read_tensor(st, prefix + ".SV", io::DType::F16, 1);
+        a.wscale = read_tensor(st, prefix + ".Wscale", io::DType::F32, 0).item<float>();
+        if (name_set.count(prefix + ".bias")) {
+            const io::TensorView bv = st.view(prefix + ".bias");
+            const auto bt = torch_dtype_of(bv.info->dtype);
+            if (!bt || !c10::isFloatingType(*bt))
+                throw Error(file, "tensor '" + prefix + ".bias' must be floating point, got " + io::dtype_name(bv.info->dtype));
+            a.bias = read_tensor(st, prefix + ".bias", bv.info->dtype, 1);
+        }
+        const int64_t m = a.qidxs[0].size(0), n = 8 * a.qidxs[0].size(1);
+        if (a.su.size(0) != m || a.sv.size(0) != n)
+            throw Error(file, "layer '" + prefix + "': SU has " + std::to_string(a.su.size(0)) + " and SV " +
+                                  std::to_string(a.sv.size(0)) + " entries for Qidxs of " + std::to_string(m) + " rows and " +
+                                  std::to_string(n) + " columns (a legacy power-of-two padded layout is not supported)");
+        const int64_t stages = a.num_stages();
+        if (auto it = qc.layer_bpw.find(prefix); it != qc.layer_bpw.end()) {
+            a.bpw = it->second;
+        } else if (qc.layer_bpw.empty() && qc.bpw == std::floor(qc.bpw) && qc.bpw >= 2) {
+            a.bpw = static_cast<int>(qc.bpw);
+        } else if (qc.layer_bpw.empty()) {
+            // No per-layer record: odd rates end in an 8-bit stage.
+            const bool small_last = stages > 1 && a.qidxs.back().max().item<int64_t>() < kE8SmallCodebookSize &&
+                                    a.qidxs.back().min().item<int64_t>() >= 0;
+            a.bpw = static_cast<int>(2 * stages - (small_last ? 1 : 0));
+        } else {
+            throw Error(cfg_where, "quantized layer '" + prefix + "' is missing from quantization_config.layer_bpw");
+        }
+        a.validate(file + ": " + prefix);
+        ck.layers.emplace(prefix, std::move(a));
+    }
+    if (ck.layers.empty())
+        throw Error(dir.string(), "no quantized layers (no '<prefix>.Qidxs' tensors) in the safetensors files");
+    for (const auto& [p, b] : qc.layer_bpw)
+        if (!ck.layers.count(p))
+            throw Error(cfg_where, "layer_bpw names '" + p + "' but the safetensors files hold no '" + p + ".Qidxs'");
+    return ck;
+}
+
+} // namespace glq::quant

@@ -161,8 +161,11 @@ GLQ_E8_HD bool decode_e8(const double* x, int* c2, bool* tie) {
 // Considers every E8 point c of the codebook with |x − c|² <= r2, by a
 // depth-first enumeration of each coset (Z⁸ and Z⁸ + ½, even coordinate
 // sum) coordinate by coordinate, pruned by the remaining distance budget and
-// by the codebook's radius (|c|² <= 12, |c_t| <= 3).
-GLQ_E8_HD void enumerate_ball(const SearchView& v, const double* x, double r2, double* best, int32_t* best_row) {
+// by the codebook's radius (|c|² <= 12, |c_t| <= 3). The ball shrinks as the
+// best score improves (a partial distance above best + |x|² cannot win; equal
+// ones are kept for the lowest-index rule). xx = |x|².
+GLQ_E8_HD void enumerate_ball(const SearchView& v, const double* x, double xx, double r2, double* best,
+                              int32_t* best_row) {
     constexpr int kMaxNorm4 = 48;  // 4 · 12
     for (int h = 0; h < 2; ++h) {
         int c[8], hi[8], rn[9];
@@ -193,7 +196,7 @@ GLQ_E8_HD void enumerate_ball(const SearchView& v, const double* x, double r2, d
             const double diff = x[t] - 0.5 * c[t];
             const double d = rd[t] - diff * diff;
             const int n = rn[t] - c[t] * c[t];
-            if (d < 0.0 || n < 0) {
+            if (d < 0.0 || n < 0 || r2 - d > *best + xx + 1.0e-9 * (1.0 + xx)) {
                 c[t] += 2;
                 continue;
             }
@@ -305,7 +308,7 @@ GLQ_E8_HD int32_t search_groups(const SearchView& v, const double* x) {
         // work of scoring one row each.
         const double leaves = 8.12 * (r8 < 144.0 ? r8 : 144.0);
         if (leaves * 4.0 < static_cast<double>(deferred_rows)) {
-            enumerate_ball(v, x, r2, &best, &best_row);
+            enumerate_ball(v, x, xx, r2, &best, &best_row);
             return best_row;
         }
     }

@@ -6,6 +6,7 @@
 - `glqw codebook --nearest` gives, for random vectors, codewords at the same
   distance as an exhaustive search over the reference's table (the index
   itself must match wherever that nearest point is unique).
+- a malformed vector file gets one error naming it, and no output.
 
 Run by CTest (env GLQW); exit 0 = pass, 1 = fail, 77 = glq not importable.
 """
@@ -70,6 +71,15 @@ def main() -> int:
             unique = (d <= best.values[:, None] + 1e-9).sum(1) == 1
             if not torch.equal(idx[unique], best.indices[unique]):
                 failures.append(f"size {size}: index differs where the nearest codeword is unique")
+
+        # A file that is not a whole number of 8-float rows: one error naming it.
+        (tmp / "bad.f32").write_bytes(b"\0" * 28)
+        r = subprocess.run([glqw, "codebook", "--nearest", tmp / "bad.f32", "--out", tmp / "o.i64"],
+                           capture_output=True, text=True)
+        if r.returncode == 0 or "bad.f32" not in r.stderr or "whole number of rows" not in r.stderr:
+            failures.append(f"truncated input: rc {r.returncode}, stderr {r.stderr.strip()!r}")
+        if (tmp / "o.i64").exists():
+            failures.append("truncated input: an output file was written")
 
     for f in failures:
         print("FAIL:", f)

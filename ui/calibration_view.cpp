@@ -46,7 +46,7 @@ CalibrationView::CalibrationView(BpwMapModel* model, QWidget* parent) : QWidget(
     run_ = new QPushButton(tr("Run calibration && profiling"));
     run_->setEnabled(false);
     run_->setToolTip(tr("Needs the calibration engine's GUI facade (core/quant), not in this build yet. "
-                        "Profile with the CLI and load its sensitivity table."));
+                        "Meanwhile, `glqw profile --out FILE` writes a sensitivity table this view loads."));
     auto* load = new QPushButton(tr("Load sensitivity table…"));
     connect(load, &QPushButton::clicked, this, &CalibrationView::loadSensitivityRequested);
     source_ = new QLabel(tr("No sensitivity table loaded."));

@@ -89,7 +89,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     stack_->addWidget(new PendingStepView(
         stepTitle(ExportStep),
         tr("Write an HF checkpoint in the reference glq format, loadable by the glq package with transformers."),
-        tr("the checkpoint exporter's facade (core/io export). Use `glqw export` meanwhile.")));
+        tr("the checkpoint exporter's torch-free facade. `glqw quantize` writes the checkpoint meanwhile.")));
 
     sidebar_ = new QListWidget;
     const char* icons[] = {"model", "calibration", "bpw-map", "quantize", "compare", "export"};

@@ -229,7 +229,7 @@ void SensitivityPlots::drawBars() {
     p->xAxis->setLabel(tr("layer (tick N: first layer of block N)"));
     p->yAxis->setLabel(barAxisLabel());
     p->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
-    p->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
+    p->yAxis->setRange(0, top > 0 ? top * 1.3 : 1.0);  // headroom for the legend row
     p->replot();
 }
 
@@ -317,8 +317,8 @@ void SensitivityPlots::drawCurves() {
     p->xAxis->setRange(kMinBpw - 0.3, kMaxBpw + 0.3);
     p->legend->setVisible(true);
     p->legend->setFont(font());
-    // Losses fall with bpw: the lower left corner is the empty one.
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    // Losses fall with bpw: the upper right corner is the empty one.
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
 
     // Up to ten curves stay legible; the editor can select more.
     static const QList<QColor> palette{QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
@@ -362,7 +362,7 @@ void SensitivityPlots::drawCurves() {
         p->legend->setVisible(false);
         p->yAxis->setRange(1e-6, 1);
     } else {
-        p->yAxis->setRange(lo / 2, hi * 2);
+        p->yAxis->setRange(lo / 2, hi * 20);  // a decade of headroom for the legend
     }
     p->replot();
 }

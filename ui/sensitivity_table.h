@@ -2,8 +2,9 @@
 // The sensitivity table the plots and the bpw editor read: per linear layer,
 // its shape and the proxy loss tr(ΔW H ΔWᵀ) measured at each candidate bpw.
 //
-// core/quant has no torch-free sensitivity header yet, so the plain struct
-// and its JSON form are defined here. The file (sensitivity.json):
+// The same format core/quant/sensitivity.h reads and `glqw profile` writes;
+// ui/ keeps its own reader because core/quant's is compiled into the
+// LibTorch library (glq_quant), which ui/ must not link. The file:
 //
 //   {"format": "glq-sensitivity", "version": 1,
 //    "model": "<model dir or name>",            (optional)

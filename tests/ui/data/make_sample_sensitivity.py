@@ -10,6 +10,11 @@ a sequential profiling pass), then quantize the layer with glq's E8 shell +
 RHT + LDLQ at 2..8 bpw and record glq's proxy loss tr(dW H dW^T)/m.
 
   make_sample_sensitivity.py MODEL_DIR CALIBRATION_TXT OUT_JSON [--nsamples 8] [--seqlen 128]
+                             [--bpw 2,3,4,5,6,7,8] [--threads N]
+
+The table is rewritten (atomically) after every layer, so an interrupted run
+leaves a valid table of the layers it finished. `--bpw 2` measures what the
+reference's own profiling pass measures; the workbench predicts the rest.
 """
 import argparse
 import json
@@ -34,7 +39,14 @@ def main():
     ap.add_argument("--nsamples", type=int, default=8)
     ap.add_argument("--seqlen", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bpw", default="2,3,4,5,6,7,8", help="comma-separated rates to measure (2..8)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     a = ap.parse_args()
+    rates = sorted({int(b) for b in a.bpw.split(",")})
+    if not rates or rates[0] < 2 or rates[-1] > 8:
+        sys.exit(f"--bpw {a.bpw}: rates must be integers in 2..8")
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
     tok = AutoTokenizer.from_pretrained(a.model)
@@ -65,15 +77,19 @@ def main():
         W = modules[name].weight.detach().float()
         H = (hessians[name] / counts[name]).float()
         losses = {}
-        for bpw in range(2, 9):
+        for bpw in rates:
             _, _, metrics = quantize_layer_e8_shell_rht(W.clone(), H.clone(), cb, bpw=bpw)
             losses[str(bpw)] = float(metrics["proxy_loss"])
         layers.append({"name": name, "rows": W.shape[0], "cols": W.shape[1], "proxy_loss": losses})
         print(name, {k: f"{v:.3g}" for k, v in losses.items()}, flush=True)
+        write_table(a, layers)
 
+
+def write_table(a, layers):
+    import glq
     doc = {"format": "glq-sensitivity", "version": 1, "model": os.path.basename(os.path.normpath(a.model)),
-           "source": f"glq {__import__('glq').__version__ if hasattr(__import__('glq'), '__version__') else ''} "
-                     f"E8 shell + RHT + LDLQ, {a.nsamples}x{a.seqlen} tokens of {os.path.basename(a.text)}, seed {a.seed}",
+           "source": f"glq {getattr(glq, '__version__', '?')} E8 shell + RHT + LDLQ at bpw {a.bpw}, "
+                     f"{a.nsamples}x{a.seqlen} tokens of {os.path.basename(a.text)}, seed {a.seed}",
            "layers": layers}
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.out)), suffix=".tmp")
     with os.fdopen(fd, "w") as f:

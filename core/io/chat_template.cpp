@@ -23,6 +23,9 @@ ChatTemplate::ChatTemplate(const std::string& source, const std::string& where) 
         impl_->body = jinja::parse(jinja::tokenize(source, jinja::LexerOptions{}));
     } catch (const jinja::SyntaxError& e) {
         throw Error(where, "line " + std::to_string(e.line) + ": " + e.what());
+    } catch (const std::exception& e) {
+        // Not expected: still one clear error naming the template.
+        throw Error(where, std::string("cannot parse the template: ") + e.what());
     }
 }
 
@@ -119,6 +122,11 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& context) const {
         return jinja::render(impl_->body, *values.dict, impl_->options);
     } catch (const jinja::TemplateError& e) {
         throw Error(impl_->where, "line " + std::to_string(e.line) + ": " + e.what());
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // Not expected: still one clear error naming the template.
+        throw Error(impl_->where, std::string("cannot render the template: ") + e.what());
     }
 }
 

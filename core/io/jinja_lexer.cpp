@@ -55,6 +55,7 @@ std::string unescape(const std::string& body, int line) {
                 cp = cp * 16 + static_cast<std::uint32_t>(std::stoi(std::string(1, body[i + k]), nullptr, 16));
             }
             i += digits;
+            if (cp > 0x10ffff) throw SyntaxError(line, "illegal Unicode character in a string literal");
             append_utf8(out, cp);
         };
         switch (e) {

@@ -61,7 +61,7 @@ std::string py_format(const std::string& fmt, const CallArgs& a) {
             arg = auto_index < a.positional.size() ? &a.positional[auto_index] : nullptr;
             ++auto_index;
         } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-            std::size_t idx = std::stoul(field);
+            const std::size_t idx = field.size() > 9 ? a.positional.size() : std::stoul(field);
             arg = idx < a.positional.size() ? &a.positional[idx] : nullptr;
         } else {
             for (const auto& [k, v] : a.keyword)

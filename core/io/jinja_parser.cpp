@@ -3,6 +3,7 @@
 #include "core/io/jinja_builtins.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <initializer_list>
 
 namespace glq::io::jinja {
@@ -495,7 +496,7 @@ private:
         }
         case TokenType::Float: {
             auto e = node(Expr::Type::Literal, line);
-            e->literal = Value::from(std::stod(c.value));
+            e->literal = Value::from(std::strtod(c.value.c_str(), nullptr));  // 1e999 is inf, as in Python
             next();
             return e;
         }
@@ -546,7 +547,12 @@ private:
             if (skip_op(".")) {
                 if (cur().type == TokenType::Integer) {
                     auto idx = node(Expr::Type::Literal, line);
-                    idx->literal = Value::from(static_cast<std::int64_t>(std::stoll(next().value)));
+                    try {
+                        idx->literal = Value::from(static_cast<std::int64_t>(std::stoll(cur().value)));
+                    } catch (const std::out_of_range&) {
+                        fail("index " + cur().value + " is too large");
+                    }
+                    next();
                     auto g = node(Expr::Type::GetItem, line);
                     g->children.push_back(std::move(expr));
                     g->children.push_back(std::move(idx));

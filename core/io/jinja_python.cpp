@@ -79,7 +79,7 @@ Value attribute_of(const Value& item, const std::string& path) {
             const Value* found = cur.dict->find(part);
             cur = found ? *found : Value::undefined("'dict object' has no attribute '" + part + "'");
         } else if (cur.is_list() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
-            std::size_t idx = std::stoul(part);
+            const std::size_t idx = part.size() > 18 ? cur.list->size() : std::stoul(part);
             cur = idx < cur.list->size() ? (*cur.list)[idx] : Value::undefined();
         } else if (cur.is_undefined()) {
             return cur;

@@ -1,0 +1,59 @@
+// glqw ppl: perplexity of a model on a text file (the field's protocol, see
+// core/eval/perplexity.h), with a progress bar; Ctrl-C cancels.
+
+#include <iomanip>
+#include <iostream>
+
+#include "app/cli/command.h"
+#include "app/cli/progress_bar.h"
+#include "core/eval/perplexity.h"
+#include "core/io/model_dir.h"
+#include "core/io/tokenizer.h"
+#include "core/model/dtype.h"
+#include "core/model/transformer.h"
+
+namespace {
+
+int run_ppl(int argc, char** argv) {
+    glq::cli::ArgParser args("ppl", "Perplexity of a model on a text file: non-overlapping windows, token-weighted.");
+    args.positional("MODEL", "HF model folder")
+        .option("text", "FILE", "UTF-8 text, read as one string (e.g. wiki.test.raw)")
+        .option("seqlen", "L", "window length in tokens (capped at the model's context)", "2048")
+        .option("max-windows", "N", "score only the first N windows (0 = all)", "0")
+        .option("device", "DEVICE", "cpu, cuda or cuda:N", "cpu")
+        .option("dtype", "DTYPE", "f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda)");
+    if (!args.parse(argc, argv, std::cout)) return 0;
+    if (!args.has("text")) throw glq::cli::UsageError("--text FILE is required");
+    const int64_t max_windows = args.get_int("max-windows");
+    if (max_windows < 0) throw glq::cli::UsageError("--max-windows must not be negative");
+
+    const glq::io::ModelDir dir = glq::io::ModelDir::open(args.get("MODEL"));
+    glq::model::LoadOptions load;
+    load.device = glq::model::parse_device(args.get("device"));
+    load.dtype = args.has("dtype") ? glq::model::parse_dtype(args.get("dtype"))
+                                     : (load.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32);
+    const glq::io::Tokenizer tokenizer = glq::io::Tokenizer::load(dir.tokenizer_path());
+    glq::cli::InterruptCancel interrupt;
+    glq::cli::ProgressBar bar;
+    load.progress = bar.callback();
+    load.cancel = &interrupt.token();
+    auto model = glq::model::Transformer::load(dir, load);
+
+    glq::eval::PerplexityOptions options;
+    options.seqlen = args.get_int("seqlen");
+    options.max_windows = max_windows;
+    options.progress = bar.callback();
+    options.cancel = &interrupt.token();
+    const auto r = glq::eval::perplexity_of_file(*model, tokenizer, args.get("text"), options);
+    bar.finish();
+    std::cout << std::fixed << std::setprecision(4) << "perplexity " << r.perplexity << "\n"
+              << "tokens scored " << r.tokens_scored << " (" << r.windows << " windows of " << r.seqlen
+              << "; text has " << r.total_tokens << " tokens)\n"
+              << std::setprecision(1) << "time " << r.seconds << " s ("
+              << glq::model::dtype_short_name(load.dtype) << " on " << load.device.str() << ")\n";
+    return 0;
+}
+
+} // namespace
+
+GLQW_COMMAND("ppl", "Perplexity of a model on a text file", run_ppl);

@@ -6,6 +6,8 @@
 #   tools/device_run.sh build            configure + build (no Qt; CUDA for sm_90)
 #   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python)
 #   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
+#   tools/device_run.sh pristine         reset this (device-side) copy to the last commit: others'
+#                                        uncommitted work in the tree does not take part
 #   tools/device_run.sh build test bench (stages run in order; stash always runs first)
 #
 # The demo GGUF (98 MB) is over the 64 MiB a call may carry, so it travels in
@@ -89,6 +91,7 @@ stash
 for stage in "$@"; do
   case "$stage" in
     stash) ;;
+    pristine) git checkout -q -- . && git clean -fdq && git log --oneline -1 ;;
     build) build || status=1 ;;
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;

@@ -1,0 +1,116 @@
+#pragma once
+// The end-to-end GLQ quantization job: calibrate -> (profile -> allocate) ->
+// quantize layer by layer -> export, as the reference's quantize_model does
+// it (§4.1 sequential propagation, §5 mixed precision), with progress, ETA,
+// cancel, a Hessian cache and resume.
+//
+//  calibrate  load the model (float32) and tokenizer, draw the calibration
+//             windows (calibration.h), embed them: hidden [N, T, C] for layer 0
+//             (kept on the device when it is CUDA and they fit, else on the host).
+//  profile    only for a fractional --bpw: every linear is quantized at every
+//             rate in [min_bpw, max_bpw] with Hessians of the *unquantized*
+//             model (no propagation: a layer's sensitivity should not depend on
+//             rates not chosen yet), giving a SensitivityTable; the knapsack
+//             allocator (allocator.h) then picks the rates. (The reference
+//             profiles at 2 bpw with propagation and extrapolates 4x per bit.)
+//  quantize   for each decoder layer L: capture H from inputs that already went
+//             through quantized layers 0..L-1, quantize the layer's 7 linears
+//             (quantize_layer.h), write Ŵ back into the model as dense weights,
+//             re-run layer L for the next layer's inputs.
+//  export     write_glq_checkpoint (atomic: the output folder appears complete
+//             or not at all).
+//
+// Hessian cache (default ~/.cache/glq-workbench/hessians, or $XDG_CACHE_HOME):
+// a folder per calibration key = hash(config.json text, weight files' sizes
+// and mtimes, calibration text hash, nsamples, seqlen, seed). Inside, layer L's
+// file name also carries a hash of the rates of every linear in layers 0..L-1
+// ("dense" for the unquantized model): under sequential propagation layer L's
+// Hessians depend exactly on those rates (quantization is deterministic), so a
+// re-run with another bpw map reuses every layer before the first layer whose
+// predecessors' rates changed, layer 0 always, and the profile pass's
+// unquantized Hessians are reused by every later profile. With
+// propagate = false (--no-propagate) every layer uses the unquantized model's
+// Hessians, all of which are then reusable by any map.
+//
+// Resume: finished layers' artifacts go to "<output>.glq-resume/" (one
+// safetensors + metrics file per linear, each written atomically) together
+// with a settings file; a run with the same settings (and resume = true)
+// reloads them instead of quantizing again, and produces the same checkpoint
+// as an uninterrupted run. The folder is removed after a successful export.
+//
+// Bad input gets one glq::Error before any work: an unknown model folder, a
+// quantized source model, a projection whose in_features is not a multiple of
+// 8, a bpw outside 2..8 or a map naming unknown layers, a calibration text
+// shorter than one window. A cancel (glq::Cancelled) or error leaves no output
+// folder; the source model is only read.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "core/common/progress.h"
+#include "core/quant/calibration.h"
+#include "core/quant/sensitivity.h"
+
+namespace glq::quant {
+
+struct QuantizationJobOptions {
+    std::filesystem::path model_dir;
+    std::filesystem::path output_dir;
+    double bpw = 4.0;                     // integer: uniform; fractional: profile + allocator
+    std::filesystem::path bpw_map_file;   // when set, overrides bpw/min/max
+    int min_bpw = 2;
+    int max_bpw = 8;
+    CalibrationOptions calibration;       // default: Brown, 128 x 512, seed 0
+    torch::Device device = torch::kCPU;
+    std::filesystem::path cache_dir;      // empty: default_hessian_cache_dir()
+    bool use_cache = true;
+    bool propagate = true;                // sequential propagation (the reference's pipeline)
+    bool resume = true;                   // reuse "<output>.glq-resume" when its settings match
+};
+
+struct LayerResult {
+    std::string prefix;
+    int bpw = 0;
+    double proxy_loss = 0.0;
+    double relative_error = 0.0;  // proxy_loss / (tr(W H Wᵀ)/m)
+    double seconds = 0.0;
+    bool resumed = false;         // loaded from the resume folder
+};
+
+struct QuantizationCallbacks {
+    ProgressFn progress;                               // stages: calibrate, profile, quantize, export
+    std::function<void(const LayerResult&)> on_layer;  // once per linear
+    std::function<void(const std::string&)> log;       // one-line notes (cache hits, resume)
+    const CancelToken* cancel = nullptr;
+};
+
+struct QuantizationSummary {
+    std::filesystem::path output_dir;
+    std::map<std::string, int> bpw;  // per linear
+    double average_bpw = 0.0;        // parameter-weighted
+    std::vector<LayerResult> layers;
+    std::string calibration;         // CalibrationData::description
+    int hessian_layers_from_cache = 0;
+    int resumed_linears = 0;
+    double seconds = 0.0;
+};
+
+std::filesystem::path default_hessian_cache_dir();
+
+// The whole job. Throws glq::Error (bad input, failed write), glq::Cancelled.
+QuantizationSummary run_quantization_job(const QuantizationJobOptions& options,
+                                         const QuantizationCallbacks& callbacks = {});
+
+// The profile pass alone (`glqw profile`): proxy loss of every linear at every
+// rate in `bpws` (each 2..8), Hessians of the unquantized model (cached as above).
+SensitivityTable run_profile(const QuantizationJobOptions& options, const std::vector<int>& bpws,
+                             const QuantizationCallbacks& callbacks = {});
+
+} // namespace glq::quant

@@ -57,7 +57,7 @@ std::vector<int> allocate_bpw(const std::vector<LayerSensitivity>& layers, doubl
     std::vector<double> size(layers.size());
     double total = 0.0;
     for (size_t i = 0; i < layers.size(); ++i) {
-        size[i] = static_cast<double>(padded_weights(layers[i].rows, layers[i].cols));
+        size[i] = static_cast<double>(layers[i].parameters());
         total += size[i];
     }
     const double budget = target_bpw * total;

@@ -48,9 +48,10 @@ BudgetSummary summarize_budget(const std::vector<LayerSensitivity>& layers, cons
 // Greedy marginal-gain allocation (the reference's algorithm, on the
 // predicted losses above): start every layer at `min_bpw`, then repeatedly
 // take the single raise (one layer, to any higher allowed rate) with the
-// largest loss reduction per extra padded-weight bit that keeps the
-// padded-weight-weighted average <= `target_bpw`. The result's average never
-// exceeds the target. Throws glq::Error when min/max/target are inconsistent.
+// largest loss reduction per extra bit that keeps the parameter-weighted
+// average (the one the read-out shows) <= `target_bpw`. The result's average
+// never exceeds the target. (The reference weights by padded weights; for
+// shapes whose columns are a multiple of 8, the usual case, they agree.) Throws glq::Error when min/max/target are inconsistent.
 std::vector<int> allocate_bpw(const std::vector<LayerSensitivity>& layers, double target_bpw, int min_bpw = kMinBpw,
                               int max_bpw = kMaxBpw);
 

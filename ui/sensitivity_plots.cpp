@@ -204,7 +204,7 @@ void SensitivityPlots::drawBars() {
     for (const auto& [t, bars] : byType) p->legend->addItem(new QCPPlottableLegendItem(p->legend, bars));
     p->legend->setVisible(!byType.empty());
     p->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    p->legend->setWrap(8);
+    p->legend->setWrap(4);  // two rows: fits a narrow plot
     p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
 
     // X ticks at the first layer of each transformer block.
@@ -317,8 +317,14 @@ void SensitivityPlots::drawCurves() {
     p->xAxis->setRange(kMinBpw - 0.3, kMaxBpw + 0.3);
     p->legend->setVisible(true);
     p->legend->setFont(font());
-    // Losses fall with bpw: the upper right corner is the empty one.
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // The legend sits below the axes, where it never hides a curve.
+    if (p->plotLayout()->rowCount() == 1) {
+        p->axisRect()->insetLayout()->take(p->legend);
+        p->plotLayout()->addElement(1, 0, p->legend);
+        p->plotLayout()->setRowStretchFactor(1, 0.001);
+        p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+        p->legend->setWrap(1);  // one entry per row: full layer names, even in a narrow panel
+    }
 
     // Up to ten curves stay legible; the editor can select more.
     static const QList<QColor> palette{QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
@@ -362,7 +368,7 @@ void SensitivityPlots::drawCurves() {
         p->legend->setVisible(false);
         p->yAxis->setRange(1e-6, 1);
     } else {
-        p->yAxis->setRange(lo / 2, hi * 20);  // a decade of headroom for the legend
+        p->yAxis->setRange(lo / 2, hi * 2);
     }
     p->replot();
 }

@@ -1,0 +1,221 @@
+// The end-to-end GLQ job on a tiny trained model: stories260K with its MLP
+// widened from 172 to 176 by zero rows/columns (the same function, every
+// dimension a multiple of 8). Quantize at 2 and 4 bpw, reload through the
+// checkpoint reader + GLQ loader, cancel, resume, and the bad inputs.
+// With GLQ_INTEROP_OUT set, the tiny model and its 4-bpw checkpoint are left
+// there for tests/python/test_glq_interop.py.
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/model/transformer.h"
+#include "core/model/weights.h"
+#include "core/quant/glq_checkpoint.h"
+#include "core/quant/glq_model_loader.h"
+#include "core/quant/quantization_job.h"
+#include "tests/support/test.h"
+
+using namespace glq::quant;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+fs::path stories() { return glq::test::shared_data() / "models/stories260K"; }
+
+// stories260K with intermediate_size 172 -> 176 (zero-padded gate/up rows, down columns).
+fs::path make_tiny_model(const fs::path& dir) {
+    fs::create_directories(dir);
+    const auto weights = glq::io::SafetensorsModel::open_dir(stories());
+    std::vector<torch::Tensor> keep;
+    std::vector<glq::io::TensorRef> refs;
+    for (const std::string& name : weights.names()) {
+        torch::Tensor t = glq::model::view_tensor(weights, name).to(torch::kFloat32);
+        if (name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos)
+            t = torch::cat({t, torch::zeros({4, t.size(1)})}, 0);
+        if (name.find("down_proj.weight") != std::string::npos) t = torch::cat({t, torch::zeros({t.size(0), 4})}, 1);
+        t = t.contiguous();
+        keep.push_back(t);
+        refs.push_back({name, glq::io::DType::F32, t.sizes().vec(),
+                        {reinterpret_cast<const std::byte*>(t.data_ptr()), t.nbytes()}});
+    }
+    glq::io::write_safetensors(dir / "model.safetensors", refs);
+    json config = json::parse(glq::read_file(stories() / "config.json"));
+    config["intermediate_size"] = 176;
+    glq::write_file_atomic(dir / "config.json", config.dump(2));
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+        fs::copy_file(stories() / f, dir / f, fs::copy_options::overwrite_existing);
+    return dir;
+}
+
+fs::path calibration_file(const fs::path& dir) {
+    const fs::path file = dir / "calib.txt";
+    glq::write_file_atomic(file,
+                           glq::read_file(glq::test::shared_data() / "tinyshakespeare/input.txt").substr(0, 60000));
+    return file;
+}
+
+QuantizationJobOptions options_for(const fs::path& model, const fs::path& out, const fs::path& tmp, double bpw) {
+    QuantizationJobOptions o;
+    o.model_dir = model;
+    o.output_dir = out;
+    o.bpw = bpw;
+    o.calibration.files = {calibration_file(tmp)};
+    o.calibration.nsamples = 8;
+    o.calibration.seqlen = 64;
+    o.calibration.seed = 1;
+    o.cache_dir = tmp / "hessians";
+    return o;
+}
+
+torch::Tensor logits_of(glq::model::Transformer& m) {
+    torch::NoGradGuard g;
+    torch::Tensor ids = torch::arange(1, 65, torch::kInt64).remainder(500).unsqueeze(0) + 3;
+    return m.forward(ids).to(torch::kFloat32);
+}
+
+double relative_error(const torch::Tensor& a, const torch::Tensor& ref) {
+    return ((a - ref).norm() / ref.norm()).item<double>();
+}
+
+} // namespace
+
+GLQ_TEST(quantizes_end_to_end_and_reloads) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    auto dense = glq::model::Transformer::load(model);
+    const torch::Tensor ref = logits_of(*dense);
+    // The padding did not change the model.
+    auto original = glq::model::Transformer::load(stories());
+    CHECK(relative_error(logits_of(*original), ref) < 1e-5);
+
+    double err[2] = {0, 0};
+    int i = 0;
+    for (int bpw : {2, 4}) {
+        const fs::path out = tmp / ("q" + std::to_string(bpw));
+        int seen = 0;
+        QuantizationCallbacks cb;
+        cb.on_layer = [&](const LayerResult& r) {
+            ++seen;
+            CHECK_EQ(r.bpw, bpw);
+            CHECK(std::isfinite(r.proxy_loss) && r.proxy_loss >= 0);
+        };
+        const QuantizationSummary s = run_quantization_job(options_for(model, out, tmp, bpw), cb);
+        CHECK_EQ(seen, 5 * 7);
+        CHECK_NEAR(s.average_bpw, double(bpw), 1e-9);
+        CHECK(!fs::exists(out.string() + ".glq-resume"));
+        const GlqCheckpoint ck = read_glq_checkpoint(out);
+        CHECK_EQ(ck.layers.size(), size_t(35));
+        CHECK_EQ(ck.quantization.layer_bpw.at("model.layers.4.mlp.down_proj"), bpw);
+        auto q = load_glq_model(out);
+        CHECK_EQ(q->linear("model.layers.0.self_attn.q_proj")->kind(), std::string("glq"));
+        const torch::Tensor logits = logits_of(*q);
+        CHECK(torch::isfinite(logits).all().item<bool>());
+        err[i++] = relative_error(logits, ref);
+        if (const char* keep = std::getenv("GLQ_INTEROP_OUT"); keep && *keep && bpw == 4) {
+            fs::create_directories(keep);
+            fs::copy(model, fs::path(keep) / "tiny", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+            fs::copy(out, fs::path(keep) / "tiny-glq4", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+            glq::write_file_atomic(fs::path(keep) / "calib.txt", glq::read_file(tmp / "calib.txt"));
+        }
+    }
+    std::cout << "relative logit error: 2 bpw " << err[0] << ", 4 bpw " << err[1] << "\n";
+    CHECK(err[1] < err[0]);
+    CHECK(err[1] < 0.2);
+}
+
+GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    const fs::path out = tmp / "out";
+    QuantizationJobOptions o = options_for(model, out, tmp, 3);
+    o.use_cache = false;
+
+    glq::CancelToken cancel;
+    QuantizationCallbacks cb;
+    cb.cancel = &cancel;
+    int finished = 0;
+    cb.on_layer = [&](const LayerResult&) {
+        if (++finished == 17) cancel.cancel();
+    };
+    bool cancelled = false;
+    try {
+        run_quantization_job(o, cb);
+    } catch (const glq::Cancelled&) {
+        cancelled = true;
+    }
+    CHECK(cancelled);
+    CHECK(!fs::exists(out));
+    CHECK(fs::exists(out.string() + ".glq-resume/settings.json"));
+
+    o.resume = true;
+    int resumed = 0;
+    QuantizationCallbacks cb2;
+    cb2.on_layer = [&](const LayerResult& r) { resumed += r.resumed; };
+    const QuantizationSummary s = run_quantization_job(o, cb2);
+    CHECK_EQ(resumed, 17);
+    CHECK_EQ(s.resumed_linears, 17);
+
+    QuantizationJobOptions fresh = options_for(model, tmp / "fresh", tmp, 3);
+    fresh.use_cache = false;
+    fresh.resume = false;
+    run_quantization_job(fresh);
+    const GlqCheckpoint a = read_glq_checkpoint(out), b = read_glq_checkpoint(tmp / "fresh");
+    CHECK_EQ(a.layers.size(), b.layers.size());
+    for (const auto& [prefix, la] : a.layers) {
+        const ShellLayerArtifacts& lb = b.layers.at(prefix);
+        CHECK_EQ(la.qidxs.size(), lb.qidxs.size());
+        for (size_t k = 0; k < la.qidxs.size(); ++k) CHECK(torch::equal(la.qidxs[k], lb.qidxs[k]));
+        CHECK(torch::equal(la.su, lb.su) && torch::equal(la.sv, lb.sv));
+        CHECK_EQ(la.wscale, lb.wscale);
+    }
+}
+
+GLQ_TEST(hessian_cache_is_reused) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    run_quantization_job(options_for(model, tmp / "a", tmp, 2));
+    // Another rate: layer 0's Hessians (and only those, under propagation) are reusable.
+    const QuantizationSummary s = run_quantization_job(options_for(model, tmp / "b", tmp, 4));
+    CHECK_EQ(s.hessian_layers_from_cache, 1);
+    // The same rate again: every layer.
+    const QuantizationSummary s2 = run_quantization_job(options_for(model, tmp / "c", tmp, 4));
+    CHECK_EQ(s2.hessian_layers_from_cache, 5);
+    const GlqCheckpoint b = read_glq_checkpoint(tmp / "b"), c = read_glq_checkpoint(tmp / "c");
+    for (const auto& [prefix, lb] : b.layers)
+        CHECK(torch::equal(lb.qidxs[0], c.layers.at(prefix).qidxs[0]));
+}
+
+GLQ_TEST(bad_inputs_get_one_clear_message) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    const fs::path out = tmp / "out";
+
+    const fs::path map = tmp / "map.json";
+    glq::write_file_atomic(map, R"({"model.layers.9.mlp.up_proj": 3})");
+    QuantizationJobOptions o = options_for(model, out, tmp, 4);
+    o.bpw_map_file = map;
+    CHECK_THROWS_WITH(run_quantization_job(o), "model.layers.9.mlp.up_proj");
+    glq::write_file_atomic(map, R"({"model.layers.0.mlp.up_proj": 9})");
+    CHECK_THROWS_WITH(run_quantization_job(o), "map.json");
+
+    o = options_for(model, out, tmp, 9);
+    CHECK_THROWS_WITH(run_quantization_job(o), "--bpw");
+    o = options_for(model, out, tmp, 1);
+    CHECK_THROWS_WITH(run_quantization_job(o), "between 2 and 8");
+
+    o = options_for(model, out, tmp, 4);
+    o.calibration.seqlen = 1000000;
+    CHECK_THROWS_WITH(run_quantization_job(o), "calibration text too short");
+
+    o = options_for(stories(), out, tmp, 4);
+    CHECK_THROWS_WITH(run_quantization_job(o), "multiples of 8");
+    CHECK(!fs::exists(out));
+    CHECK(!fs::exists(out.string() + ".glq-resume"));
+}

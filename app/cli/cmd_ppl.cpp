@@ -6,6 +6,7 @@
 
 #include "app/cli/command.h"
 #include "app/cli/progress_bar.h"
+#include "core/quant/glq_model_loader.h"
 #include "core/eval/perplexity.h"
 #include "core/io/model_dir.h"
 #include "core/io/tokenizer.h"
@@ -37,7 +38,7 @@ int run_ppl(int argc, char** argv) {
     glq::cli::ProgressBar bar;
     load.progress = bar.callback();
     load.cancel = &interrupt.token();
-    auto model = glq::model::Transformer::load(dir, load);
+    auto model = glq::quant::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
 
     glq::eval::PerplexityOptions options;
     options.seqlen = args.get_int("seqlen");

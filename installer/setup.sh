@@ -45,7 +45,7 @@ as_root() {
 # ---- 1. Debian packages -------------------------------------------------------
 step "Debian packages"
 DEB_PACKAGES=(build-essential cmake ninja-build git pkg-config unzip
-  qt6-base-dev libqcustomplot-dev nlohmann-json3-dev libgl-dev
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev nlohmann-json3-dev libgl-dev zlib1g-dev
   xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 dpkg-dev file)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then DEB_PACKAGES+=(python3-venv python3-pip); fi
 missing=()

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "app/cli/command.h"
+#include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/quant/glq_model_loader.h"
 #include "core/common/error.h"
@@ -67,12 +68,11 @@ int run_generate(int argc, char** argv) {
         .option("min-p", "M", "drop tokens below M x the top probability (0 = off)")
         .option("repeat-penalty", "R", "repetition penalty as transformers applies it (1 = off)")
         .option("seed", "S", "sampling seed", "0")
-        .option("device", "DEVICE", "cpu, cuda or cuda:N", "cpu")
-        .option("dtype", "DTYPE", "f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda)")
         .flag("raw", "feed the prompt as plain text (no chat template; BOS as the tokenizer adds it)")
         .flag("stats", "print prompt/prefill/decode speed, time to first token and peak memory to stderr")
         .flag("print-ids", "print the generated token ids on stdout after the text (for tests)")
         .flag("no-cuda-graph", "decode eagerly on CUDA (no graph capture)");
+    glq::cli::add_engine_options(args);
     if (!args.parse(argc, argv, std::cout)) return 0;
     const bool chat = args.has("chat");
     if (chat == args.has("prompt")) throw UsageError("give exactly one of --prompt TEXT or --chat");
@@ -81,10 +81,7 @@ int run_generate(int argc, char** argv) {
     if (max_tokens < 1) throw UsageError("--max-tokens must be at least 1");
 
     const glq::io::ModelDir dir = glq::io::ModelDir::open(args.get("MODEL"));
-    glq::model::LoadOptions load;
-    load.device = glq::model::parse_device(args.get("device"));
-    load.dtype = args.has("dtype") ? glq::model::parse_dtype(args.get("dtype"))
-                                     : (load.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32);
+    glq::model::LoadOptions load = glq::cli::engine_load_options(args);
     const glq::io::Tokenizer tokenizer = glq::io::Tokenizer::load(dir.tokenizer_path());
     std::optional<glq::io::ChatTemplate> chat_template;
     if (!args.has("raw")) chat_template = glq::io::ChatTemplate::from_tokenizer_config(dir.tokenizer_config_path());

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/cli/command.h"
+#include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/quant/glq_model_loader.h"
 #include "core/eval/perplexity.h"
@@ -21,18 +22,15 @@ int run_ppl(int argc, char** argv) {
         .option("text", "FILE", "UTF-8 text, read as one string (e.g. wiki.test.raw)")
         .option("seqlen", "L", "window length in tokens (capped at the model's context)", "2048")
         .option("max-windows", "N", "score only the first N windows (0 = all)", "0")
-        .option("device", "DEVICE", "cpu, cuda or cuda:N", "cpu")
-        .option("dtype", "DTYPE", "f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda)");
+;
+    glq::cli::add_engine_options(args);
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("text")) throw glq::cli::UsageError("--text FILE is required");
     const int64_t max_windows = args.get_int("max-windows");
     if (max_windows < 0) throw glq::cli::UsageError("--max-windows must not be negative");
 
     const glq::io::ModelDir dir = glq::io::ModelDir::open(args.get("MODEL"));
-    glq::model::LoadOptions load;
-    load.device = glq::model::parse_device(args.get("device"));
-    load.dtype = args.has("dtype") ? glq::model::parse_dtype(args.get("dtype"))
-                                     : (load.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32);
+    glq::model::LoadOptions load = glq::cli::engine_load_options(args);
     const glq::io::Tokenizer tokenizer = glq::io::Tokenizer::load(dir.tokenizer_path());
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;

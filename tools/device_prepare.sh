@@ -10,6 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SHARED="${GLQ_SHARED_DATA:-$ROOT/../shared/data}"
 mkdir -p .carry/include .carry/shared-data .whl
+git ls-files > .carry/tracked.txt
 cp -r /usr/include/nlohmann .carry/include/
 rm -rf .carry/shared-data && mkdir -p .carry/shared-data
 cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/

@@ -87,11 +87,23 @@ bench() {
   fi
 }
 
+# The device copy carries no usable git history, so the list of committed
+# files travels as .carry/tracked.txt (written by tools/device_prepare.sh just
+# before the call); everything else under the source folders is removed.
+pristine() {
+  [ -f .carry/tracked.txt ] || { echo "pristine: no .carry/tracked.txt (run tools/device_prepare.sh)"; return 1; }
+  local removed=0
+  while IFS= read -r f; do
+    grep -qxF "$f" .carry/tracked.txt || { rm -f "$f"; removed=$((removed + 1)); }
+  done < <(find app core kernels ui tests tools resources installer cmake -type f 2>/dev/null)
+  echo "pristine: removed $removed uncommitted files"
+}
+
 stash
 for stage in "$@"; do
   case "$stage" in
     stash) ;;
-    pristine) git checkout -q -- . && git clean -fdq && git log --oneline -1 ;;
+    pristine) pristine ;;
     build) build || status=1 ;;
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;

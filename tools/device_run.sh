@@ -6,7 +6,8 @@
 #   tools/device_run.sh build            configure + build (no Qt; CUDA for sm_90)
 #   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python)
 #   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
-#   tools/device_run.sh pristine         reset this (device-side) copy to the last commit: others'
+#   tools/device_run.sh pristine         drop uncommitted source files from this device-side copy
+#                                        (carry .carry/tracked.txt with the call): others
 #                                        uncommitted work in the tree does not take part
 #   tools/device_run.sh build test bench (stages run in order; stash always runs first)
 #

@@ -118,7 +118,7 @@ case "$MODE" in
     ;;
   demo)
     step "Demo: chat with the demo model"
-    "$GLQW" info "$DEMO_DIR" | head -n 20
+    "$GLQW" info "$DEMO_DIR" --summary
     "$GLQW" generate "$DEMO_DIR" --prompt "What is the capital of France? Answer in one sentence." \
         --max-tokens 64 --temperature 0 --stats
     echo

@@ -32,17 +32,22 @@ def llama_1b_config():
         bos_token_id=128000, eos_token_id=128001)
 
 
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn):
-    torch.cuda.synchronize()
+    sync()
     t0 = time.perf_counter()
     out = fn()
-    torch.cuda.synchronize()
+    sync()
     return time.perf_counter() - t0, out
 
 
 def measure(model, vocab, prompt_tokens, new_tokens, repeats, compiled):
     gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, vocab, (1, prompt_tokens), generator=gen).cuda()
+    ids = torch.randint(0, vocab, (1, prompt_tokens), generator=gen).to(model.device)
     kwargs = dict(do_sample=False, min_new_tokens=new_tokens, max_new_tokens=new_tokens,
                   pad_token_id=0)
     if compiled:
@@ -75,21 +80,27 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json")
     ap.add_argument("--skip-eager", action="store_true")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--dtype", default="bf16", choices=["bf16", "f32"])
+    ap.add_argument("--skip-random", action="store_true", help="only the --model directory")
+    ap.add_argument("--eager-only", action="store_true")
     args = ap.parse_args()
     torch.manual_seed(0)
     results = {"transformers": transformers.__version__, "torch": torch.__version__,
-               "device": torch.cuda.get_device_name(0), "runs": []}
-    targets = [("llama-1b-random", None)]
+               "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu", "runs": []}
+    targets = [] if args.skip_random else [("llama-1b-random", None)]
     if args.model:
         targets.append((args.model, args.model))
     for name, path in targets:
-        for compiled in ((True,) if args.skip_eager else (False, True)):
+        modes = (False,) if args.eager_only else ((True,) if args.skip_eager else (False, True))
+        for compiled in modes:
             torch._dynamo.reset()
+            dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
             if path is None:
-                with torch.device("cuda"):
-                    model = LlamaForCausalLM(llama_1b_config()).to(torch.bfloat16)
+                with torch.device(args.device):
+                    model = LlamaForCausalLM(llama_1b_config()).to(dtype)
             else:
-                model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).cuda()
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(args.device)
             model.eval()
             model.generation_config.eos_token_id = None
             with torch.inference_mode():

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "app/cli/command.h"
+#include "app/cli/job_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/common/error.h"
 #include "core/model/dtype.h"
@@ -34,41 +35,18 @@ int run_profile(int argc, char** argv) {
                              "of the unquantized model (cached as for quantize), and write a glq-sensitivity table.");
     args.positional("MODEL", "the source HF model folder")
         .option("out", "FILE", "the sensitivity table to write (JSON)")
-        .option("bpws", "B,B,...", "rates to measure", "2,3,4,5,6,7,8")
-        .option("calib", "FILE[,FILE...]", "calibration text(s) (default: the bundled Brown corpus)")
-        .option("nsamples", "N", "calibration windows", "128")
-        .option("seqlen", "L", "tokens per window", "512")
-        .option("seed", "S", "seed of the window choice", "0")
-        .option("device", "cpu|cuda", "where to run", "cpu")
-        .option("cache-dir", "DIR", "Hessian cache folder")
-        .flag("no-cache", "neither read nor write cached Hessians");
+        .option("bpws", "B,B,...", "rates to measure", "2,3,4,5,6,7,8");
+    glq::cli::add_calibration_options(args, "calibration text(s) (default: the bundled Brown corpus)");
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("out")) throw glq::cli::UsageError("--out FILE is required");
 
     glq::quant::QuantizationJobOptions o;
-    o.model_dir = args.get("MODEL");
-    if (args.has("calib")) {
-        std::stringstream s(args.get("calib"));
-        for (std::string item; std::getline(s, item, ',');)
-            if (!item.empty()) o.calibration.files.emplace_back(item);
-    }
-    o.calibration.nsamples = args.get_int("nsamples");
-    o.calibration.seqlen = args.get_int("seqlen");
-    o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
-    o.device = glq::model::parse_device(args.get("device"));
-    if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
-    o.use_cache = !args.has("no-cache");
+    glq::cli::read_calibration_options(args, o);
     const std::vector<int> rates = parse_rates(args.get("bpws"));
 
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;
-    glq::quant::QuantizationCallbacks cb;
-    cb.progress = bar.callback();
-    cb.cancel = &interrupt.token();
-    cb.log = [&](const std::string& line) {
-        bar.finish();
-        std::cerr << line << "\n";
-    };
+    glq::quant::QuantizationCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
     glq::quant::SensitivityTable table;
     try {
         table = glq::quant::run_profile(o, rates, cb);

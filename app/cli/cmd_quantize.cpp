@@ -10,20 +10,13 @@
 #include <sstream>
 
 #include "app/cli/command.h"
+#include "app/cli/job_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/common/error.h"
 #include "core/model/dtype.h"
 #include "core/quant/quantization_job.h"
 
 namespace {
-
-std::vector<std::filesystem::path> split_paths(const std::string& list) {
-    std::vector<std::filesystem::path> out;
-    std::stringstream s(list);
-    for (std::string item; std::getline(s, item, ',');)
-        if (!item.empty()) out.emplace_back(item);
-    return out;
-}
 
 int run_quantize(int argc, char** argv) {
     glq::cli::ArgParser args(
@@ -42,34 +35,21 @@ int run_quantize(int argc, char** argv) {
         .option("bpw-map", "FILE", "per-layer rates (bpw_allocation.json); overrides --bpw")
         .option("min-bpw", "N", "lowest rate for a fractional --bpw", "2")
         .option("max-bpw", "N", "highest rate for a fractional --bpw", "8")
-        .option("calib", "FILE[,FILE...]", "calibration text(s), .txt or .gz (default: the bundled Brown corpus)")
-        .option("nsamples", "N", "calibration windows", "128")
-        .option("seqlen", "L", "tokens per window", "512")
-        .option("seed", "S", "seed of the window choice", "0")
-        .option("device", "cpu|cuda", "where to run", "cpu")
-        .option("cache-dir", "DIR", "Hessian cache folder")
-        .flag("no-cache", "neither read nor write cached Hessians")
         .flag("no-propagate", "Hessians of every layer from the unquantized model (cacheable across maps)")
         .flag("resume", "continue from OUT.glq-resume when its settings match (otherwise it is started afresh)")
         .flag("force", "replace OUT if it already exists");
+    glq::cli::add_calibration_options(args, "calibration text(s), .txt or .gz (default: the bundled Brown corpus)");
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("out")) throw glq::cli::UsageError("--out DIR is required");
     if (!args.has("bpw") && !args.has("bpw-map")) throw glq::cli::UsageError("give --bpw B or --bpw-map FILE");
 
     glq::quant::QuantizationJobOptions o;
-    o.model_dir = args.get("MODEL");
+    glq::cli::read_calibration_options(args, o);
     o.output_dir = args.get("out");
     if (args.has("bpw")) o.bpw = args.get_double("bpw");
     if (args.has("bpw-map")) o.bpw_map_file = args.get("bpw-map");
     o.min_bpw = static_cast<int>(args.get_int("min-bpw"));
     o.max_bpw = static_cast<int>(args.get_int("max-bpw"));
-    if (args.has("calib")) o.calibration.files = split_paths(args.get("calib"));
-    o.calibration.nsamples = args.get_int("nsamples");
-    o.calibration.seqlen = args.get_int("seqlen");
-    o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
-    o.device = glq::model::parse_device(args.get("device"));
-    if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
-    o.use_cache = !args.has("no-cache");
     o.propagate = !args.has("no-propagate");
     o.resume = args.has("resume");
     if (std::filesystem::exists(o.output_dir) && !args.has("force"))
@@ -77,13 +57,7 @@ int run_quantize(int argc, char** argv) {
 
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;
-    glq::quant::QuantizationCallbacks cb;
-    cb.progress = bar.callback();
-    cb.cancel = &interrupt.token();
-    cb.log = [&](const std::string& line) {
-        bar.finish();
-        std::cerr << line << "\n";
-    };
+    glq::quant::QuantizationCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
     cb.on_layer = [&](const glq::quant::LayerResult& r) {
         bar.finish();
         char line[256];

@@ -7,21 +7,10 @@
 #include <ATen/Parallel.h>
 
 #include "kernels/cpu/e8_search_impl.h"
+#include "kernels/e8_search_view.h"
 
 namespace glq::kernels::cpu {
 namespace {
-
-e8::SearchView view_of(const E8SearchTables& t) {
-    e8::SearchView v{};
-    v.packed = reinterpret_cast<const uint32_t*>(t.packed.data_ptr<int32_t>());
-    v.keys = reinterpret_cast<const uint32_t*>(t.keys.data_ptr<int32_t>());
-    v.key_rows = t.key_rows.data_ptr<int32_t>();
-    v.groups = t.groups.data_ptr<int32_t>();
-    v.group_rows = t.group_rows.data_ptr<int32_t>();
-    v.size = static_cast<int32_t>(t.size);
-    v.num_groups = static_cast<int32_t>(t.groups.size(0));
-    return v;
-}
 
 template <typename Fn>
 torch::Tensor for_each_vector(const torch::Tensor& x, int64_t grain, Fn fn) {
@@ -38,12 +27,12 @@ torch::Tensor for_each_vector(const torch::Tensor& x, int64_t grain, Fn fn) {
 } // namespace
 
 torch::Tensor e8_nearest(const torch::Tensor& x, const E8SearchTables& tables) {
-    const e8::SearchView v = view_of(tables);
+    const e8::SearchView v = search_view_of(tables);
     return for_each_vector(x, 512, [&](const double* xi) { return e8::nearest_one(v, xi); });
 }
 
 torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, const E8SearchTables& tables) {
-    const e8::SearchView v = view_of(tables);
+    const e8::SearchView v = search_view_of(tables);
     return for_each_vector(x, 4, [&](const double* xi) { return e8::bruteforce_one(v.packed, v.size, xi); });
 }
 

@@ -1,0 +1,46 @@
+#include "app/cli/job_options.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "core/model/dtype.h"
+
+namespace glq::cli {
+
+void add_calibration_options(ArgParser& args, const std::string& calib_help) {
+    args.option("calib", "FILE[,FILE...]", calib_help)
+        .option("nsamples", "N", "calibration windows", "128")
+        .option("seqlen", "L", "tokens per window", "512")
+        .option("seed", "S", "seed of the window choice", "0")
+        .option("device", "cpu|cuda", "where to run", "cpu")
+        .option("cache-dir", "DIR", "Hessian cache folder")
+        .flag("no-cache", "neither read nor write cached Hessians");
+}
+
+void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptions& o) {
+    o.model_dir = args.get("MODEL");
+    if (args.has("calib")) {
+        std::stringstream s(args.get("calib"));
+        for (std::string item; std::getline(s, item, ',');)
+            if (!item.empty()) o.calibration.files.emplace_back(item);
+    }
+    o.calibration.nsamples = args.get_int("nsamples");
+    o.calibration.seqlen = args.get_int("seqlen");
+    o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
+    o.device = model::parse_device(args.get("device"));
+    if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
+    o.use_cache = !args.has("no-cache");
+}
+
+quant::QuantizationCallbacks terminal_callbacks(ProgressBar& bar, const InterruptCancel& interrupt) {
+    quant::QuantizationCallbacks cb;
+    cb.progress = bar.callback();
+    cb.cancel = &interrupt.token();
+    cb.log = [&bar](const std::string& line) {
+        bar.finish();
+        std::cerr << line << "\n";
+    };
+    return cb;
+}
+
+} // namespace glq::cli

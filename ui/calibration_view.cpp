@@ -1,6 +1,9 @@
 #include "ui/calibration_view.h"
 
+#include <QComboBox>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -9,21 +12,27 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
-#include <QSplitter>
+#include <QStandardPaths>
 #include <QVBoxLayout>
+#include <utility>
 
+#include "core/quant/sensitivity.h"
+#include "ui/job_progress_panel.h"
 #include "ui/sensitivity_plots.h"
+#include "ui/worker.h"
 
 namespace glq::ui {
 
-CalibrationView::CalibrationView(BpwMapModel* model, QWidget* parent) : QWidget(parent) {
+CalibrationView::CalibrationView(BpwMapModel* model, Worker* worker, QWidget* parent)
+    : QWidget(parent), worker_(worker) {
     auto* box = new QGroupBox(tr("Calibration"));
     auto* form = new QFormLayout(box);
     text_ = new QLineEdit;
-    text_->setPlaceholderText(tr("a plain-text file (e.g. Brown corpus)"));
+    text_->setPlaceholderText(tr("the bundled Brown corpus; or plain text (.txt) or gzip (.gz) files"));
     auto* browse = new QPushButton(tr("Browse…"));
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Calibration text"), text_->text(), tr("Text (*.txt);;All files (*)"));
+        const QString f = QFileDialog::getOpenFileName(this, tr("Calibration text"), text_->text(),
+                                                       tr("Text (*.txt *.gz *.raw);;All files (*)"));
         if (!f.isEmpty()) text_->setText(f);
     });
     auto* textRow = new QHBoxLayout;
@@ -37,16 +46,20 @@ CalibrationView::CalibrationView(BpwMapModel* model, QWidget* parent) : QWidget(
     seqlen_->setSuffix(tr(" tokens"));
     seed_ = new QSpinBox;
     seed_->setRange(0, INT32_MAX);
-    device_ = new QLabel(QStringLiteral("cpu"));
+    device_ = new QComboBox;
+    JobProgressPanel::fillDeviceBox(device_);
+    device_->setToolTip(tr("CUDA devices are listed when this build and machine can use them"));
+    rates_ = new QLineEdit(QStringLiteral("2,3,4,5,6,7,8"));
+    rates_->setToolTip(tr("bits per weight to measure each linear at (2..8, comma-separated)"));
     form->addRow(tr("Text:"), textRow);
     form->addRow(tr("nsamples:"), nsamples_);
     form->addRow(tr("seqlen:"), seqlen_);
     form->addRow(tr("Seed:"), seed_);
     form->addRow(tr("Device:"), device_);
+    form->addRow(tr("Rates (bpw):"), rates_);
     run_ = new QPushButton(tr("Run calibration && profiling"));
-    run_->setEnabled(false);
-    run_->setToolTip(tr("Needs the calibration engine's GUI facade (core/quant), not in this build yet. "
-                        "Meanwhile, `glqw profile --out FILE` writes a sensitivity table this view loads."));
+    run_->setObjectName(QStringLiteral("runProfile"));
+    connect(run_, &QPushButton::clicked, this, &CalibrationView::run);
     auto* load = new QPushButton(tr("Load sensitivity table…"));
     connect(load, &QPushButton::clicked, this, &CalibrationView::loadSensitivityRequested);
     source_ = new QLabel(tr("No sensitivity table loaded."));
@@ -56,12 +69,30 @@ CalibrationView::CalibrationView(BpwMapModel* model, QWidget* parent) : QWidget(
     buttons->addWidget(load);
     buttons->addWidget(source_, 1);
     form->addRow(buttons);
+    progress_ = new JobProgressPanel(worker_);
+    form->addRow(progress_);
     setSettings({});
+
+    connect(progress_, &JobProgressPanel::finished, this, [this] {
+        updateRunEnabled();
+        emit profileFinished(std::exchange(pendingTable_, QString()));
+    });
+    connect(progress_, &JobProgressPanel::cancelled, this, [this] {
+        pendingTable_.clear();
+        updateRunEnabled();
+        emit profileCancelled();
+    });
+    connect(progress_, &JobProgressPanel::failed, this, [this](const QString& where, const QString& problem) {
+        pendingTable_.clear();
+        updateRunEnabled();
+        emit profileFailed(where, problem);
+    });
 
     plots_ = new SensitivityPlots(model);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(box);
     layout->addWidget(plots_, 1);
+    updateRunEnabled();
 }
 
 CalibrationSettings CalibrationView::settings() const {
@@ -81,6 +112,7 @@ void CalibrationView::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("calibration/nsamples"), c.nsamples);
     s.setValue(QStringLiteral("calibration/seqlen"), c.seqlen);
     s.setValue(QStringLiteral("calibration/seed"), c.seed);
+    s.setValue(QStringLiteral("calibration/rates"), rates_->text());
 }
 
 void CalibrationView::loadSettings(QSettings& s) {
@@ -89,10 +121,96 @@ void CalibrationView::loadSettings(QSettings& s) {
                  s.value(QStringLiteral("calibration/nsamples"), d.nsamples).toInt(),
                  s.value(QStringLiteral("calibration/seqlen"), d.seqlen).toInt(),
                  s.value(QStringLiteral("calibration/seed"), d.seed).toInt()});
+    setRates(s.value(QStringLiteral("calibration/rates"), rates_->text()).toString());
 }
 
-void CalibrationView::setDevice(const QString& device) { device_->setText(device); }
+void CalibrationView::setDevice(const QString& device) {
+    const int i = device_->findText(device);
+    if (i >= 0) device_->setCurrentIndex(i);
+}
+
+QString CalibrationView::device() const { return device_->currentText(); }
 
 void CalibrationView::setSensitivitySource(const QString& text) { source_->setText(text); }
+
+void CalibrationView::setModelDir(const QString& dir) {
+    modelDir_ = dir;
+    updateRunEnabled();
+}
+
+void CalibrationView::setRates(const QString& rates) { rates_->setText(rates); }
+
+std::vector<int> CalibrationView::rates() const {
+    std::vector<int> out;
+    for (const QString& item : rates_->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const int b = item.trimmed().toInt(&ok);
+        if (!ok || b < 2 || b > 8) return {};
+        out.push_back(b);
+    }
+    return out;
+}
+
+glq::session::JobOptions CalibrationView::jobOptions() const {
+    glq::session::JobOptions o;
+    o.model_dir = modelDir_.toStdString();
+    const CalibrationSettings c = settings();
+    if (!c.text_path.trimmed().isEmpty()) o.calibration.text_files = {c.text_path.trimmed().toStdString()};
+    o.calibration.nsamples = c.nsamples;
+    o.calibration.seqlen = c.seqlen;
+    o.calibration.seed = static_cast<uint64_t>(c.seed);
+    o.device = device().toStdString();
+    return o;
+}
+
+void CalibrationView::updateRunEnabled() {
+    const bool busy = progress_ && progress_->isTracking();
+    run_->setEnabled(!modelDir_.isEmpty() && !busy);
+    run_->setToolTip(modelDir_.isEmpty() ? tr("Open a model first (Model step)")
+                                         : tr("Calibrate %1 and measure every linear's proxy loss at each rate")
+                                               .arg(QFileInfo(modelDir_).fileName()));
+}
+
+void CalibrationView::fail(const QString& where, const QString& problem) {
+    emit errorOccurred(where, problem);
+    emit profileFailed(where, problem);
+}
+
+bool CalibrationView::run() {
+    if (modelDir_.isEmpty()) {
+        fail(tr("Calibration"), tr("no model is open"));
+        return false;
+    }
+    const std::vector<int> bpws = rates();
+    if (bpws.empty()) {
+        fail(tr("Rates (bpw)"), tr("'%1' is not a comma-separated list of integers 2..8").arg(rates_->text()));
+        return false;
+    }
+    if (worker_->isRunning()) {
+        fail(modelDir_, tr("another job is running (%1); wait for it or cancel it first").arg(worker_->title()));
+        return false;
+    }
+    QString dir = tableDir_;
+    if (dir.isEmpty())
+        dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/sensitivity");
+    QDir().mkpath(dir);
+    const QString path = QDir(dir).filePath(QFileInfo(modelDir_).fileName() + QStringLiteral(".json"));
+    const glq::session::JobOptions options = jobOptions();
+    const std::string target = path.toStdString();
+    const bool started = worker_->start(
+        tr("Profiling %1").arg(QFileInfo(modelDir_).fileName()),
+        [options, bpws, target](const glq::ProgressFn& report, const glq::CancelToken& cancel) {
+            glq::session::JobCallbacks cb;
+            cb.progress = report;
+            cb.cancel = &cancel;
+            glq::session::profile(options, bpws, cb).save(target);  // atomic
+        });
+    if (!started) return false;
+    pendingTable_ = path;
+    progress_->track();
+    updateRunEnabled();
+    emit profileStarted();
+    return true;
+}
 
 } // namespace glq::ui

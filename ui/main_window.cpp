@@ -28,11 +28,13 @@
 #include "ui/bpw_map_view.h"
 #include "ui/calibration_view.h"
 #include "ui/device_monitor.h"
+#include "ui/export_view.h"
 #include "ui/log_dock.h"
 #include "ui/model_summary.h"
 #include "ui/model_view.h"
 #include "ui/pending_step_view.h"
 #include "ui/plot_panel.h"
+#include "ui/quantize_view.h"
 #include "ui/sensitivity_plots.h"
 #include "ui/worker.h"
 
@@ -69,27 +71,25 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addDockWidget(Qt::BottomDockWidgetArea, log_);
 
     modelView_ = new ModelView(devices_);
-    calibrationView_ = new CalibrationView(bpwModel_);
+    calibrationView_ = new CalibrationView(bpwModel_, worker_);
     bpwView_ = new BpwMapView(bpwModel_);
+    quantizeView_ = new QuantizeView(bpwModel_, worker_);
+    // Quantize calibrates exactly as the Calibration step is set up, so a
+    // quantization after a profile reuses its cached Hessians.
+    quantizeView_->setCalibrationProvider([this] { return calibrationView_->jobOptions(); });
+    exportView_ = new ExportView(worker_);
 
     stack_ = new QStackedWidget;
     stack_->addWidget(modelView_);
     stack_->addWidget(calibrationView_);
     stack_->addWidget(bpwView_);
-    stack_->addWidget(new PendingStepView(
-        stepTitle(QuantizeStep),
-        tr("Quantize every linear layer with the bpw map: RHT, block LDLQ with E8 codebooks, residual stages; "
-           "progress, ETA and cancel."),
-        tr("the quantization job's torch-free facade (core/quant). Use `glqw quantize` meanwhile.")));
+    stack_->addWidget(quantizeView_);
     stack_->addWidget(new PendingStepView(
         stepTitle(CompareStep),
         tr("Run the quantized model and the original side by side: same prompt, streamed answers, tok/s, memory, "
            "perplexity on held-out text."),
         tr("the generation engine's torch-free facade (core/model, core/eval).")));
-    stack_->addWidget(new PendingStepView(
-        stepTitle(ExportStep),
-        tr("Write an HF checkpoint in the reference glq format, loadable by the glq package with transformers."),
-        tr("the checkpoint exporter's torch-free facade. `glqw quantize` writes the checkpoint meanwhile.")));
+    stack_->addWidget(exportView_);
 
     sidebar_ = new QListWidget;
     const char* icons[] = {"model", "calibration", "bpw-map", "quantize", "compare", "export"};
@@ -186,6 +186,8 @@ void MainWindow::updateDeviceStatus() {
         if (g.is_gpu()) gpus << QStringLiteral("%1 %2 / %3").arg(g.id, format_bytes(g.used_bytes), format_bytes(g.total_bytes));
     memoryLabel_->setText(gpus.isEmpty() ? tr("GPU: none found") : tr("GPU memory in use: %1").arg(gpus.join(QStringLiteral(", "))));
     calibrationView_->setDevice(d.id);
+    quantizeView_->setDevice(d.id);
+    exportView_->setDevice(d.id);
 }
 
 QString MainWindow::jobStatus() const { return jobLabel_->text(); }
@@ -200,6 +202,26 @@ void MainWindow::connectViews() {
         if (row >= 0) syncSelection(row);
     });
     connect(calibrationView_, &CalibrationView::loadSensitivityRequested, this, &MainWindow::askLoadSensitivity);
+    // A finished profile is a table file like any other: loading it fills
+    // the plots and the bpw map the same way.
+    connect(calibrationView_, &CalibrationView::profileFinished, this, [this](const QString& path) {
+        log_->info(tr("Profiled %1: wrote %2").arg(calibrationView_->modelDir(), path));
+        loadSensitivity(path);
+    });
+    connect(calibrationView_, &CalibrationView::errorOccurred, this, &MainWindow::showError);
+    connect(quantizeView_, &QuantizeView::errorOccurred, this, &MainWindow::showError);
+    connect(quantizeView_, &QuantizeView::runFinished, this,
+            [this](const QString& dir) { log_->info(tr("Quantized into %1").arg(dir)); });
+    connect(quantizeView_, &QuantizeView::exportRequested, this, [this](const QString& dir) {
+        exportView_->setCheckpointDir(dir);
+        setStep(ExportStep);
+    });
+    connect(quantizeView_, &QuantizeView::compareRequested, this, &MainWindow::compareRequested);
+    connect(exportView_, &ExportView::errorOccurred, this, &MainWindow::showError);
+    connect(exportView_, &ExportView::exportFinished, this,
+            [this](const QString& dir) { log_->info(tr("Exported %1 with its model card").arg(dir)); });
+    connect(quantizeView_->lossPlot(), &PlotPanel::saveFailed, this, &MainWindow::showError);
+    connect(quantizeView_->lossPlot(), &PlotPanel::saved, this, [this](const QString& path) { log_->info(tr("Saved %1").arg(path)); });
     connect(calibrationView_->plots(), &SensitivityPlots::layerClicked, this, &MainWindow::syncSelection);
     connect(bpwView_->plots(), &SensitivityPlots::layerClicked, this, &MainWindow::syncSelection);
     connect(bpwView_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, this,
@@ -294,6 +316,10 @@ void MainWindow::openModel(const QString& dir) {
 void MainWindow::onModelRead(const ModelSummary& s) {
     modelView_->setSummary(s);
     bpwModel_->setLayers(s.linears);
+    calibrationView_->setModelDir(s.dir);
+    QStringList linears;
+    for (const LinearLayer& l : s.linears) linears << l.name;
+    quantizeView_->setModel(s.dir, linears);
     if (sensitivity_) bpwModel_->applySensitivity(*sensitivity_);
     addRecentFile(s.dir);
     log_->info(tr("Opened %1: %2, %3 parameters, %4 linear layers").arg(s.dir, s.architecture, format_count(s.parameters)).arg(s.linears.size()));
@@ -463,6 +489,7 @@ void MainWindow::restoreSettings() {
     rebuildRecentMenu();
     setStep(static_cast<Step>(std::clamp(s.value(QStringLiteral("window/step"), 0).toInt(), 0, StepCount - 1)));
     calibrationView_->loadSettings(s);
+    quantizeView_->loadSettings(s);
     const QString device = s.value(QStringLiteral("device")).toString();
     if (!device.isEmpty()) modelView_->setChosenDevice(device);
 }
@@ -475,6 +502,7 @@ void MainWindow::saveSettings() const {
     s.setValue(QStringLiteral("recentFiles"), recent_);
     s.setValue(QStringLiteral("device"), modelView_->chosenDevice());
     calibrationView_->saveSettings(s);
+    quantizeView_->saveSettings(s);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -26,8 +26,10 @@ class BpwMapModel;
 class BpwMapView;
 class CalibrationView;
 class DeviceMonitor;
+class ExportView;
 class LogDock;
 class ModelView;
+class QuantizeView;
 class Worker;
 struct ModelSummary;
 
@@ -59,6 +61,8 @@ public:
 
     ModelView* modelView() const { return modelView_; }
     CalibrationView* calibrationView() const { return calibrationView_; }
+    QuantizeView* quantizeView() const { return quantizeView_; }
+    ExportView* exportView() const { return exportView_; }
     BpwMapView* bpwMapView() const { return bpwView_; }
     BpwMapModel* bpwModel() const { return bpwModel_; }
     LogDock* log() const { return log_; }
@@ -73,6 +77,8 @@ public slots:
 signals:
     void errorShown(const QString& message);
     void modelOpened(const QString& dir);
+    // The Quantize step's "Compare…" on a finished run (the Compare step listens).
+    void compareRequested(const QString& originalDir, const QString& quantizedDir);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -100,6 +106,8 @@ private:
     QStackedWidget* stack_;
     ModelView* modelView_;
     CalibrationView* calibrationView_;
+    QuantizeView* quantizeView_;
+    ExportView* exportView_;
     BpwMapView* bpwView_;
     BpwMapModel* bpwModel_;
     LogDock* log_;

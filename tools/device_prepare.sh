@@ -3,6 +3,7 @@
 # along (the device machine has no network and does not see ../shared):
 #   .carry/include      nlohmann/json.hpp (no Debian package there)
 #   .carry/shared-data  the parts of ../shared/data that tests and benchmarks read
+#   .carry/bench        calibration (Brown) and evaluation (WikiText-2 test) text only
 #   .carry/demo-{a,b,c} the demo GGUF in three parts (a call carries at most 64 MiB)
 #   .whl                wheels for Python 3.12 the device lacks (glq, gguf)
 set -euo pipefail
@@ -14,6 +15,8 @@ git ls-files > .carry/tracked.txt
 cp -r /usr/include/nlohmann .carry/include/
 rm -rf .carry/shared-data && mkdir -p .carry/shared-data
 cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
+rm -rf .carry/bench && mkdir -p .carry/bench
+cp -r "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/bench/
 if [ ! -f .carry/demo-c/demo.part.02 ]; then
   for p in a b c; do mkdir -p ".carry/demo-$p"; done
   split -n 3 -d models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/glq-demo.part.

@@ -6,6 +6,9 @@
 #   tools/device_run.sh build            configure + build (no Qt; CUDA for sm_90)
 #   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python)
 #   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
+#   tools/device_run.sh quant-smoke      glqw and the reference quantize the demo once at 4 bpw
+#                                        (small calibration), both scored by glqw ppl
+#   tools/device_run.sh quant-bench      the full side-by-side (tools/bench_quant_vs_reference.py)
 #   tools/device_run.sh pristine         drop uncommitted source files from this device-side copy
 #                                        (carry .carry/tracked.txt with the call): others
 #                                        uncommitted work in the tree does not take part
@@ -70,6 +73,19 @@ run_tests() {
     > "$OUT/ctest.log" 2>&1
   local rc=$?
   grep -E "Test +#|tests passed|tests failed|Skipped|\*\*\*" "$OUT/ctest.log" | tail -60
+  # A crashed test: keep its backtrace (tests/support prints one) and which
+  # library each std:: symbol bound to, the suspect of earlier device crashes.
+  local t
+  for t in $(grep -E "\*\*\*(Exception|Failed)" "$OUT/ctest.log" | grep -oE "test_[a-z0-9_]+" | sort -u); do
+    local exe
+    exe="$(find "$BUILD/tests" -maxdepth 1 -type f -name "$t" | head -1)"
+    [ -n "$exe" ] || continue
+    { echo "== $t"; ldd "$exe" | head -40
+      GLQ_SHARED_DATA="$ROOT/.carry/shared-data" GLQ_TEST_DATA="$ROOT/tests/data" LD_DEBUG=bindings "$exe" 2>&1 \
+        | grep -E "binding file .*(filesystem|_ZNSt10filesystem|_ZNKSt10filesystem)" | sort -u | head -40
+      GLQ_SHARED_DATA="$ROOT/.carry/shared-data" GLQ_TEST_DATA="$ROOT/tests/data" "$exe" 2>&1 | tail -40
+    } > "$OUT/crash-$t.txt" 2>&1
+  done
   return $rc
 }
 
@@ -86,6 +102,33 @@ bench() {
   else
     $PY tools/bench_hf_generate.py --json "$OUT/hf_generate.json" 2>&1 | grep -v Warning | tail -8
   fi
+}
+
+# Calibration and evaluation text for the quantization benchmarks (carried
+# as .carry/bench; .carry/shared-data has them too when it is carried).
+bench_text() {
+  local d
+  for d in "$ROOT/.carry/bench" "$ROOT/.carry/shared-data"; do
+    [ -f "$d/brown/brown.txt" ] && { echo "$d"; return; }
+  done
+  echo "no calibration text carried (.carry/bench)" >&2; return 1
+}
+
+quant_bench() {  # $1 = smoke | full
+  log "quant-$1"
+  install_wheels
+  [ -d "$DEMO_DIR" ] || { echo "no demo model"; return 1; }
+  local data
+  data="$(bench_text)" || return 1
+  local args=(--model "$DEMO_DIR" --glqw "$BUILD/app/glqw" --calib "$data/brown/brown.txt"
+              --eval "$data/wikitext-2-raw/wiki.test.raw" --workdir /tmp/qbench-$1 --json "$OUT/quant_$1.json")
+  if [ "$1" = smoke ]; then
+    args+=(--bpw 4 --nsamples 16 --seqlen 512 --codebooks e8_shell --repeats 1 --eval-windows 40)
+  else
+    args+=(${GLQ_QUANT_BENCH_ARGS:-})
+  fi
+  $PY tools/bench_quant_vs_reference.py "${args[@]}" 2>&1 | tee "$OUT/quant_$1.log" | grep -vi warning | tail -40
+  cp /tmp/qbench-$1/*.log "$OUT/" 2>/dev/null || true
 }
 
 # The device copy carries no usable git history, so the list of committed
@@ -108,6 +151,8 @@ for stage in "$@"; do
     build) build || status=1 ;;
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;
+    quant-smoke) quant_bench smoke || status=1 ;;
+    quant-bench) quant_bench full || status=1 ;;
     *) echo "unknown stage $stage"; status=2 ;;
   esac
 done

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Side-by-side quantization benchmark: glqw vs the reference `glq` package.
+
+Same model, same calibration text, same held-out text, same seed, one machine,
+one run. For each bpw:
+  * `glqw quantize` (ours, e8_shell format);
+  * the reference's quantize with codebook e8_shell (the format we write), and
+    with its default codebook, trellis, for the record;
+then every checkpoint is scored by the same evaluator, `glqw ppl` in float32:
+ours and the reference's e8_shell checkpoints load natively; the reference's
+trellis checkpoints (a format our engine does not read yet) are first turned
+into dense weights by the reference's own layers (tools/reference_glq.py
+dense: W = layer(I)^T). The reference's e8_shell checkpoints also go through
+that dense route as a check that the route is faithful.
+
+Each quantization runs in its own process; the benchmark records its wall time,
+peak host memory (the child's max RSS) and peak GPU memory (nvidia-smi's
+per-process figure, polled every 0.2 s, CUDA context included for both tools).
+The timing configuration (--timing-bpw) runs --repeats times; its median counts.
+
+  tools/bench_quant_vs_reference.py --model models/SmolLM2-135M-Instruct \\
+      --glqw build/app/glqw --calib ../shared/data/brown/brown.txt \\
+      --eval ../shared/data/wikitext-2-raw/wiki.test.raw --workdir /tmp/qbench --json out.json
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+class GpuPoller(threading.Thread):
+    """Peak per-process GPU memory of one pid (MiB), from nvidia-smi."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self):
+        if not shutil.which("nvidia-smi"):
+            return
+        while not self.stop.is_set():
+            try:
+                out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory",
+                                      "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                                     timeout=5).stdout
+                for line in out.splitlines():
+                    parts = [p.strip() for p in line.split(",")]
+                    if len(parts) == 2 and parts[0] == str(self.pid) and parts[1].isdigit():
+                        self.peak = max(self.peak, int(parts[1]))
+            except (subprocess.SubprocessError, OSError):
+                pass
+            self.stop.wait(0.2)
+
+
+def measured(cmd, log_path, env=None):
+    """Runs cmd; returns wall seconds, peak RSS MiB, peak GPU MiB, exit code."""
+    with open(log_path, "w") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        poller = GpuPoller(proc.pid)
+        poller.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        poller.stop.set()
+        poller.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "peak_gpu_mib": poller.peak, "rc": proc.returncode, "log": str(log_path)}
+
+
+def tail(path, n=15):
+    try:
+        return "".join(Path(path).read_text(errors="replace").splitlines(True)[-n:])
+    except OSError:
+        return ""
+
+
+def glqw_ppl(a, model_dir, log_path):
+    cmd = [a.glqw, "ppl", str(model_dir), "--text", a.eval, "--seqlen", str(a.eval_seqlen),
+           "--device", a.device, "--dtype", "f32"]
+    if a.eval_windows:
+        cmd += ["--max-windows", str(a.eval_windows)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    Path(log_path).write_text(run.stdout + run.stderr)
+    m = re.search(r"perplexity ([0-9.]+)", run.stdout)
+    if run.returncode != 0 or not m:
+        print(f"  ppl failed for {model_dir}:\n{tail(log_path)}", flush=True)
+        return None
+    return float(m.group(1))
+
+
+def quantize_ours(a, bpw, out, log):
+    shutil.rmtree(out, ignore_errors=True)
+    return measured([a.glqw, "quantize", a.model, "--bpw", str(bpw), "--out", str(out), "--calib", a.calib,
+                     "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(a.seed),
+                     "--device", a.device, "--no-cache"], log)
+
+
+def quantize_reference(a, bpw, codebook, out, log):
+    shutil.rmtree(out, ignore_errors=True)
+    return measured([sys.executable, str(HERE / "reference_glq.py"), "quantize", a.model, str(out),
+                     "--bpw", str(bpw), "--codebook", codebook, "--calib", a.calib, "--nsamples", str(a.nsamples),
+                     "--seqlen", str(a.seqlen), "--device", a.device, "--seed", str(a.seed)], log)
+
+
+def dense_of(a, ckpt, out, log):
+    shutil.rmtree(out, ignore_errors=True)
+    r = subprocess.run([sys.executable, str(HERE / "reference_glq.py"), "dense", str(ckpt), str(out),
+                        "--device", a.device], capture_output=True, text=True)
+    Path(log).write_text(r.stdout + r.stderr)
+    if r.returncode != 0:
+        print(f"  dense route failed for {ckpt}:\n{tail(log)}", flush=True)
+        return None
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--glqw", required=True)
+    p.add_argument("--calib", required=True, help="calibration text (both tools)")
+    p.add_argument("--eval", required=True, help="held-out text for perplexity")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--json", required=True)
+    p.add_argument("--bpw", type=int, nargs="+", default=[2, 3, 4])
+    p.add_argument("--codebooks", nargs="+", default=["e8_shell", "trellis"], help="reference codebooks to run")
+    p.add_argument("--nsamples", type=int, default=128)
+    p.add_argument("--seqlen", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--eval-seqlen", type=int, default=2048)
+    p.add_argument("--eval-windows", type=int, default=0, help="0 = the whole text")
+    p.add_argument("--timing-bpw", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip-reference", action="store_true")
+    a = p.parse_args()
+
+    work = Path(a.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    results = {"settings": {k: v for k, v in vars(a).items() if k not in ("json",)}, "runs": [], "ppl": {}}
+    try:
+        import torch
+        import glq
+        import transformers
+        results["versions"] = {"torch": torch.__version__, "glq": getattr(glq, "__version__", "?"),
+                               "transformers": transformers.__version__,
+                               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
+    except ImportError as e:
+        results["versions"] = {"error": str(e)}
+
+    def save():
+        Path(a.json).write_text(json.dumps(results, indent=2))
+
+    base = glqw_ppl(a, a.model, work / "ppl-original.log")
+    results["ppl"]["original"] = base
+    print(f"original: ppl {base}", flush=True)
+    save()
+
+    for bpw in a.bpw:
+        repeats = a.repeats if bpw == a.timing_bpw else 1
+        tools = [("glqw", None)] + ([] if a.skip_reference else [("reference", cb) for cb in a.codebooks])
+        for tool, codebook in tools:
+            label = f"{tool}-{codebook}-{bpw}" if codebook else f"{tool}-{bpw}"
+            out = work / label
+            times = []
+            for r in range(repeats if codebook in (None, "e8_shell") else 1):
+                log = work / f"{label}.run{r}.log"
+                run = quantize_ours(a, bpw, out, log) if tool == "glqw" else quantize_reference(a, bpw, codebook, out, log)
+                run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "repeat": r})
+                results["runs"].append(run)
+                save()
+                print(f"{label} run {r}: {run['wall_s']} s, rss {run['peak_rss_mib']} MiB, "
+                      f"gpu {run['peak_gpu_mib']} MiB, rc {run['rc']}", flush=True)
+                if run["rc"] != 0:
+                    print(tail(log), flush=True)
+                    break
+                times.append(run["wall_s"])
+            if not times:
+                continue
+            entry = {"median_wall_s": statistics.median(times), "repeats": len(times)}
+            if tool == "glqw" or codebook == "e8_shell":
+                entry["ppl"] = glqw_ppl(a, out, work / f"ppl-{label}.log")
+            if tool == "reference":
+                dense = dense_of(a, out, work / f"{label}-dense", work / f"dense-{label}.log")
+                if dense:
+                    entry["ppl_dense_route"] = glqw_ppl(a, dense, work / f"ppl-{label}-dense.log")
+                    shutil.rmtree(dense, ignore_errors=True)
+            if base and entry.get("ppl", entry.get("ppl_dense_route")):
+                entry["ratio"] = (entry.get("ppl") or entry.get("ppl_dense_route")) / base
+            results["ppl"][label] = entry
+            print(f"{label}: {entry}", flush=True)
+            save()
+
+    print("\n| bpw | tool | ppl | ratio | wall s (median) |")
+    print("|---|---|---|---|---|")
+    for label, e in results["ppl"].items():
+        if label == "original":
+            continue
+        ppl = e.get("ppl") or e.get("ppl_dense_route")
+        print(f"| {label.rsplit('-', 1)[1]} | {label.rsplit('-', 1)[0]} | {ppl} | "
+              f"{e.get('ratio', float('nan')):.4f} | {e['median_wall_s']} |")
+    save()
+
+
+if __name__ == "__main__":
+    main()

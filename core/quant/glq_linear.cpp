@@ -3,7 +3,6 @@
 #include "core/quant/glq_linear.h"
 
 #include "core/common/error.h"
-#include "core/quant/rht.h"
 
 namespace glq::quant {
 
@@ -16,27 +15,19 @@ GlqLinear::GlqLinear(const ShellLayerArtifacts& artifacts, const torch::Device& 
     out_features_ = artifacts.out_features();
     bpw_ = artifacts.bpw;
     storage_bytes_ = artifacts.storage_bytes();
-    w_tilde_ = decode_rht_weight(artifacts, device).to(weight_dtype).contiguous();
-    su_ = artifacts.su.to(device, torch::kFloat32);
-    sv_ = artifacts.sv.to(device, torch::kFloat32);
-    if (artifacts.bias.defined()) bias_ = artifacts.bias.to(device, torch::kFloat32);
+    w_hat_ = dequantize_layer(artifacts, device).to(weight_dtype).contiguous();
+    if (artifacts.bias.defined()) bias_ = artifacts.bias.to(device, weight_dtype);
 }
 
 torch::Tensor GlqLinear::forward(const torch::Tensor& x) const {
-    // Input side: x^ = BD_n(SV ⊙ x), in float32.
-    const torch::Tensor xt = block_hadamard(x.to(torch::kFloat32) * sv_);
-    // RHT-domain product, accumulated in float32 for reduced-precision weights.
-    torch::Tensor yt = torch::matmul(xt.to(w_tilde_.scalar_type()), w_tilde_.t()).to(torch::kFloat32);
-    // Output side: y = SU ⊙ BD_m(y^).
-    torch::Tensor y = block_hadamard(yt) * su_;
-    if (bias_.defined()) y = y + bias_;
+    // The same product a dense nn.Linear of Ŵ computes, in the weight dtype.
+    torch::Tensor y = torch::nn::functional::linear(x.to(w_hat_.scalar_type()), w_hat_, bias_);
     return y.to(x.scalar_type());
 }
 
 uint64_t GlqLinear::resident_bytes() const {
-    uint64_t bytes = static_cast<uint64_t>(w_tilde_.numel()) * w_tilde_.element_size();
-    bytes += static_cast<uint64_t>(su_.numel() + sv_.numel()) * 4;
-    if (bias_.defined()) bytes += static_cast<uint64_t>(bias_.numel()) * 4;
+    uint64_t bytes = static_cast<uint64_t>(w_hat_.numel()) * w_hat_.element_size();
+    if (bias_.defined()) bytes += static_cast<uint64_t>(bias_.numel()) * bias_.element_size();
     return bytes;
 }
 

@@ -1,10 +1,14 @@
 #pragma once
-// A GLQ e8_shell linear for the engine (model::LinearOp):
-//   y = SU ⊙ BD_m( (BD_n(SV ⊙ x)) · W~ᵀ ) (+ bias)
-// The weight never leaves the RHT domain: W~ is decoded from the indices once
-// at load (dequantise-on-load) and the two Hadamard transforms run on the
-// activations. The transforms run in float32 whatever the activation dtype
-// (as the reference does); the matmul runs in the weight dtype chosen at load.
+// A GLQ e8_shell linear for the engine (model::LinearOp), dequantised on load:
+//   Ŵ = SU ⊙ BD_m( W~ ) BD_n ⊙ SV,   W~ = Wscale·Σ_s c_s·CB[idx_s]
+// is decoded once, in float32, and kept in the weight dtype chosen at load;
+// forward is then an ordinary y = x·Ŵᵀ (+ bias).
+// Why not keep W~ and transform the activations (the reference's unfused
+// path, y = SU ⊙ BD_m(BD_n(SV ⊙ x)·W~ᵀ))? A decoded W~ takes exactly the
+// memory Ŵ takes, so the RHT domain saves nothing, while two Hadamard
+// transforms per call made CPU inference ~20x slower than the dense model.
+// Multiplying against the 16-bit indices without materialising any weight is
+// the fused kernels' job (kernels/), not this class's.
 
 #include <cstdint>
 #include <string>
@@ -32,17 +36,16 @@ public:
     // What the decoded weight occupies on the device now.
     uint64_t resident_bytes() const;
     int bpw() const { return bpw_; }
-    const torch::Tensor& rht_weight() const { return w_tilde_; }
+    // Ŵ [out, in] in the weight dtype: exactly what forward multiplies by.
+    const torch::Tensor& weight() const { return w_hat_; }
 
 private:
     int64_t in_features_ = 0;
     int64_t out_features_ = 0;
     int bpw_ = 2;
     uint64_t storage_bytes_ = 0;
-    torch::Tensor w_tilde_;  // [m, n] in weight dtype
-    torch::Tensor su_;       // [m] float32
-    torch::Tensor sv_;       // [n] float32
-    torch::Tensor bias_;     // [m] float32 or undefined
+    torch::Tensor w_hat_;  // [m, n] original domain, weight dtype
+    torch::Tensor bias_;   // [m] weight dtype, or undefined
 };
 
 } // namespace glq::quant

@@ -1,7 +1,12 @@
 #include "tests/support/test.h"
 
+#include <execinfo.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <random>
 
@@ -21,6 +26,34 @@ std::vector<Case>& registry() {
 }
 
 std::filesystem::path g_temp;
+const char* g_current = nullptr;  // the running case, for the crash report
+
+// A crash in a test (e.g. on a GPU server we can only reach in batch runs)
+// should say which case died and where, not just "SEGFAULT". Only
+// async-signal-safe calls here; backtrace() is preloaded in main().
+void write_err(const char* s) {
+    if (s) (void)!::write(STDERR_FILENO, s, std::strlen(s));
+}
+
+extern "C" void report_crash(int sig) {
+    write_err("\n*** fatal signal ");
+    write_err(sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
+              : sig == SIGFPE ? "SIGFPE" : "SIGILL");
+    write_err(" in test case ");
+    write_err(g_current ? g_current : "(none: static initialisation or exit)");
+    write_err("; backtrace:\n");
+    void* frames[64];
+    const int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+void install_crash_report() {
+    void* warm[1];
+    backtrace(warm, 1);  // loads libgcc now: the first call may allocate
+    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, report_crash);
+}
 
 } // namespace
 
@@ -67,12 +100,14 @@ bool contains(std::string_view haystack, std::string_view needle) {
 
 int main(int argc, char** argv) {
     using namespace glq::test;
+    install_crash_report();
     std::string filter = argc > 1 ? argv[1] : "";
     int passed = 0, failed = 0, skipped = 0;
     for (const auto& c : registry()) {
         if (!filter.empty() && std::string(c.name).find(filter) == std::string::npos) continue;
         auto t0 = std::chrono::steady_clock::now();
         std::string outcome;
+        g_current = c.name;
         try {
             c.fn();
             ++passed;
@@ -95,6 +130,7 @@ int main(int argc, char** argv) {
             std::filesystem::remove_all(g_temp, ec);
             g_temp.clear();
         }
+        g_current = nullptr;
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         std::cout << c.name << " ... " << outcome << " [" << static_cast<long>(ms) << " ms]" << std::endl;
     }

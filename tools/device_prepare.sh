@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fill the git-ignored .carry/ and .whl/ folders with what a device call takes
 # along (the device machine has no network and does not see ../shared):
+#   .carry/src          `git archive` of HEAD: the exact commit a device run builds
 #   .carry/include      nlohmann/json.hpp (no Debian package there)
 #   .carry/shared-data  the parts of ../shared/data that tests and benchmarks read
 #   .carry/bench        calibration (Brown) and evaluation (WikiText-2 test) text only
@@ -11,7 +12,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SHARED="${GLQ_SHARED_DATA:-$ROOT/../shared/data}"
 mkdir -p .carry/include .carry/shared-data .whl
-git ls-files > .carry/tracked.txt
+rm -rf .carry/src && mkdir -p .carry/src
+git archive --format=tar.gz -o .carry/src/head.tar.gz HEAD
+git rev-parse --short HEAD > .carry/src/commit.txt
 cp -r /usr/include/nlohmann .carry/include/
 rm -rf .carry/shared-data && mkdir -p .carry/shared-data
 cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/

@@ -9,8 +9,8 @@
 #   tools/device_run.sh quant-smoke      glqw and the reference quantize the demo once at 4 bpw
 #                                        (small calibration), both scored by glqw ppl
 #   tools/device_run.sh quant-bench      the full side-by-side (tools/bench_quant_vs_reference.py)
-#   tools/device_run.sh pristine         drop uncommitted source files from this device-side copy
-#                                        (carry .carry/tracked.txt with the call): others
+#   tools/device_run.sh pristine         replace the source folders by the committed HEAD
+#                                        (carry .carry/src with the call): teammates'
 #                                        uncommitted work in the tree does not take part
 #   tools/device_run.sh build test bench (stages run in order; stash always runs first)
 #
@@ -131,16 +131,15 @@ quant_bench() {  # $1 = smoke | full
   cp /tmp/qbench-$1/*.log "$OUT/" 2>/dev/null || true
 }
 
-# The device copy carries no usable git history, so the list of committed
-# files travels as .carry/tracked.txt (written by tools/device_prepare.sh just
-# before the call); everything else under the source folders is removed.
+# The device copy is the working tree, where teammates' unfinished edits
+# (new files and changes to tracked ones) live beside the last commit. To
+# build and measure exactly a commit, .carry/src/head.tar.gz (`git archive`
+# of HEAD, written by tools/device_prepare.sh) replaces every source folder.
 pristine() {
-  [ -f .carry/tracked.txt ] || { echo "pristine: no .carry/tracked.txt (run tools/device_prepare.sh)"; return 1; }
-  local removed=0
-  while IFS= read -r f; do
-    grep -qxF "$f" .carry/tracked.txt || { rm -f "$f"; removed=$((removed + 1)); }
-  done < <(find app core kernels ui tests tools resources installer cmake -type f 2>/dev/null)
-  echo "pristine: removed $removed uncommitted files"
+  [ -f .carry/src/head.tar.gz ] || { echo "pristine: no .carry/src/head.tar.gz (run tools/device_prepare.sh)"; return 1; }
+  rm -rf app core kernels ui tests resources installer cmake CMakeLists.txt
+  tar -xzf .carry/src/head.tar.gz --exclude=tools/device_run.sh
+  echo "pristine: source tree is commit $(cat .carry/src/commit.txt)"
 }
 
 stash

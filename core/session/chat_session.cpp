@@ -362,7 +362,7 @@ ChatReply ChatSession::generate(const Conversation& conversation, const Sampling
     return reply;
 }
 
-PerplexityReport ChatSession::perplexity(const fs::path& text_file, const PerplexitySettings& settings,
+TextPerplexity ChatSession::perplexity(const fs::path& text_file, const PerplexitySettings& settings,
                                          const ProgressFn& progress, const CancelToken* cancel) {
     impl_->require_loaded();
     if (settings.seqlen < 2) throw Error("seqlen", "must be at least 2 tokens, got " + std::to_string(settings.seqlen));
@@ -373,7 +373,7 @@ PerplexityReport ChatSession::perplexity(const fs::path& text_file, const Perple
     options.progress = progress;
     options.cancel = cancel;
     const eval::PerplexityResult r = eval::perplexity_of_file(*impl_->model, *impl_->tokenizer, text_file, options);
-    PerplexityReport report;
+    TextPerplexity report;
     report.text_file = text_file;
     report.perplexity = r.perplexity;
     report.tokens_scored = r.tokens_scored;

@@ -151,7 +151,7 @@ struct PerplexitySettings {
     int64_t max_windows = 0;    // 0 = every window of the text
 };
 
-struct PerplexityReport {
+struct TextPerplexity {
     std::filesystem::path text_file;
     double perplexity = 0;
     int64_t tokens_scored = 0;
@@ -212,7 +212,7 @@ public:
     // Perplexity on a UTF-8 text file: read as one string, tokenized once,
     // non-overlapping windows (as `glqw ppl`). Progress: stage "perplexity",
     // unit "windows". Throws glq::Error naming the file, glq::Cancelled.
-    PerplexityReport perplexity(const std::filesystem::path& text_file, const PerplexitySettings& settings,
+    TextPerplexity perplexity(const std::filesystem::path& text_file, const PerplexitySettings& settings,
                                 const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 
 private:

@@ -202,7 +202,7 @@ GLQ_TEST(perplexity_equals_core_eval_and_cancels) {
     session::ChatSession s;
     s.load(stories_dir(), {"cpu", "f32"});
     int64_t last_done = 0;
-    const session::PerplexityReport r = s.perplexity(text, {128, 3}, [&](const Progress& p) {
+    const session::TextPerplexity r = s.perplexity(text, {128, 3}, [&](const Progress& p) {
         CHECK_EQ(p.stage, std::string("perplexity"));
         last_done = p.done;
     });

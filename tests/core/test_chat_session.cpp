@@ -1,8 +1,9 @@
 // The torch-free ChatSession facade (core/session) on stories260K: its greedy
 // answer equals the engine's own Generator on the same prompt ids (plain
 // template and a model template), streaming, cancel, stats, chat template
-// override/reset, perplexity equal to core/eval's, the memory estimate, and
-// one clear glq::Error naming the file for bad model folders.
+// override/reset, perplexity equal to core/eval's, the memory estimate, a
+// GLQ checkpoint loaded through the same door, and one clear glq::Error
+// naming the file for bad model folders.
 
 #include <fstream>
 
@@ -13,9 +14,13 @@
 #include "core/eval/perplexity.h"
 #include "core/io/chat_template.h"
 #include "core/io/model_dir.h"
+#include "core/io/safetensors.h"
 #include "core/io/tokenizer.h"
 #include "core/model/generator.h"
 #include "core/model/transformer.h"
+#include "core/model/weights.h"
+#include "core/quant/glq_model_loader.h"
+#include "core/quant/quantization_job.h"
 #include "core/session/chat_session.h"
 #include "tests/support/test.h"
 
@@ -43,6 +48,33 @@ model::GenerationResult engine_generate(const fs::path& dir, const std::vector<i
     params.max_new_tokens = max_tokens;
     params.eos_ids = model::eos_ids_of(md.config(), md.generation());
     return gen.generate(prompt, params);
+}
+
+// stories260K with its MLP widened 172 -> 176 by zero rows/columns (the same
+// function; every dimension a multiple of 8, as GLQ needs), as
+// test_quantization_job builds it.
+fs::path make_tiny_model(const fs::path& dir) {
+    fs::create_directories(dir);
+    const auto weights = io::SafetensorsModel::open_dir(stories_dir());
+    std::vector<torch::Tensor> keep;
+    std::vector<io::TensorRef> refs;
+    for (const std::string& name : weights.names()) {
+        torch::Tensor t = model::view_tensor(weights, name).to(torch::kFloat32);
+        if (name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos)
+            t = torch::cat({t, torch::zeros({4, t.size(1)})}, 0);
+        if (name.find("down_proj.weight") != std::string::npos) t = torch::cat({t, torch::zeros({t.size(0), 4})}, 1);
+        t = t.contiguous();
+        keep.push_back(t);
+        refs.push_back({name, io::DType::F32, t.sizes().vec(),
+                        {reinterpret_cast<const std::byte*>(t.data_ptr()), t.nbytes()}});
+    }
+    io::write_safetensors(dir / "model.safetensors", refs);
+    nlohmann::json config = nlohmann::json::parse(read_file(stories_dir() / "config.json"));
+    config["intermediate_size"] = 176;
+    write_file_atomic(dir / "config.json", config.dump(2));
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+        fs::copy_file(stories_dir() / f, dir / f);
+    return dir;
 }
 
 session::SamplingSettings greedy(int64_t max_tokens) {
@@ -123,6 +155,53 @@ GLQ_TEST(greedy_answer_equals_the_engine_generator_and_streams) {
     // ...and gives what a fresh engine gives for the whole conversation.
     const model::GenerationResult want2 = engine_generate(stories_dir(), second.prompt_ids, 10);
     CHECK(second.ids == want2.ids);
+}
+
+GLQ_TEST(glq_checkpoint_loads_and_answers_as_the_engine_does) {
+    const fs::path tmp = test::temp_dir();
+    const fs::path dense = make_tiny_model(tmp / "tiny");
+    quant::QuantizationJobOptions o;
+    o.model_dir = dense;
+    o.output_dir = tmp / "tiny-glq2";
+    o.bpw = 2;
+    const fs::path calib = tmp / "calib.txt";
+    write_file_atomic(calib, read_file(test::shared_data() / "tinyshakespeare" / "input.txt").substr(0, 30000));
+    o.calibration.files = {calib};
+    o.calibration.nsamples = 8;
+    o.calibration.seqlen = 64;
+    o.cache_dir = tmp / "hessians";
+    quant::run_quantization_job(o);
+
+    session::ChatSession s;
+    s.load(o.output_dir, {"cpu", "f32"});
+    const session::ModelInfo& info = s.info();
+    CHECK(info.quantized);
+    CHECK(info.bpw.has_value());
+    CHECK_NEAR(*info.bpw, 2.0, 1e-9);
+    // On the device a GLQ linear holds its decoded weight, more than its
+    // stored 2-bit indices: the facade reports what takes memory.
+    CHECK(info.weight_bytes > info.checkpoint_bytes);
+    const session::MemoryEstimate need = session::estimate_load_memory(o.output_dir, "cpu", "f32");
+    CHECK(need.weights >= info.weight_bytes);
+
+    session::Conversation c{"", {{"user", "Once upon a time"}}};
+    const session::ChatReply reply = s.generate(c, greedy(20));
+    auto engine = quant::load_glq_model(o.output_dir);
+    const io::Tokenizer tok = io::Tokenizer::load(o.output_dir / "tokenizer.json");
+    model::Generator gen(*engine, &tok);
+    model::GenerationParams params;
+    params.max_new_tokens = 20;
+    const io::ModelDir md = io::ModelDir::open(o.output_dir);
+    params.eos_ids = model::eos_ids_of(md.config(), md.generation());
+    const model::GenerationResult want = gen.generate(reply.prompt_ids, params);
+    CHECK(reply.prompt_ids == tok.encode("Once upon a time", true));
+    CHECK(reply.ids == want.ids);
+    CHECK_EQ(reply.text, want.text);
+    CHECK(reply.stats.decode_tokens_per_second > 0);
+
+    const session::TextPerplexity ppl =
+        s.perplexity(test::shared_data() / "tinyshakespeare" / "input.txt", {128, 2});
+    CHECK(std::isfinite(ppl.perplexity) && ppl.perplexity > 1.0);
 }
 
 GLQ_TEST(model_chat_template_is_used_overridden_and_reset) {

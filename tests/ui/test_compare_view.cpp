@@ -10,11 +10,13 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QtTest>
 
 #include "ui/chat_pane.h"
+#include "ui/chat_template_dialog.h"
 #include "ui/compare_view.h"
 #include "ui_test_support.h"
 
@@ -340,6 +342,38 @@ private slots:
         const QJsonObject model0 = QJsonDocument::fromJson(v.json()).object()[QStringLiteral("models")].toArray()[0].toObject();
         QCOMPARE(model0[QStringLiteral("chat_template")].toObject()[QStringLiteral("source")].toString(),
                  QStringLiteral("Q: {{ messages[-1]['content'] }} A:"));
+    }
+
+    void templateDialogPreviewsAppliesAndResets() {
+        CompareView v(nullptr);
+        QVERIFY(load_both(v));
+        v.setSampling(greedy(5));
+        QSignalSpy exchange(&v, &CompareView::exchangeFinished);
+        QVERIFY(v.send(QStringLiteral("Once")));
+        QVERIFY(exchange.wait(kTimeoutMs));
+        ChatPane* p = v.pane(0);
+        const QString answer = p->lastReply().text;
+
+        ChatTemplateDialog d(p);
+        // stories260K ships no template: the plain one, over this pane's conversation.
+        QCOMPARE(d.editor()->toPlainText(), QString::fromStdString(glq::session::plain_chat_template()));
+        QCOMPARE(d.preview()->toPlainText(), QStringLiteral("Once\n") + answer);
+
+        d.editor()->setPlainText(QStringLiteral("{% if %}"));
+        d.updatePreview();
+        QVERIFY(!d.apply());
+        QVERIFY(!p->chatTemplate()->overridden);
+
+        d.editor()->setPlainText(QStringLiteral("[{{ messages[0]['content'] }}]"));
+        d.updatePreview();
+        QCOMPARE(d.preview()->toPlainText(), QStringLiteral("[Once]"));
+        QVERIFY(d.apply());
+        QVERIFY(p->chatTemplate()->overridden);
+        QCOMPARE(QString::fromStdString(p->chatTemplate()->source), QStringLiteral("[{{ messages[0]['content'] }}]"));
+
+        d.resetToModel();
+        QVERIFY(!p->chatTemplate()->overridden);
+        QCOMPARE(d.editor()->toPlainText(), QString::fromStdString(glq::session::plain_chat_template()));
     }
 
     void samplingSettingsPersist() {

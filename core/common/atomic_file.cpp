@@ -29,6 +29,15 @@ fs::path temp_sibling(const fs::path& target) {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+// Why a write failed, in words a user can act on: a full disk (or quota, or
+// file size limit) is the common case and deserves saying so plainly.
+std::string write_problem(const char* what, int err) {
+    const std::string text = std::string(what) + " failed: ";
+    if (err == ENOSPC || err == EDQUOT) return text + "the disk is full (" + errno_text(err) + ")";
+    if (err == EFBIG) return text + "the file is larger than the size limit allows (" + errno_text(err) + ")";
+    return text + errno_text(err);
+}
+
 } // namespace
 
 AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)), temp_(temp_sibling(target_)) {
@@ -46,16 +55,16 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, std::size_t size) {
     if (size == 0) return;
-    if (std::fwrite(data, 1, size, file_) != size)
-        throw Error(target_.string(), "write failed: " + errno_text(errno));
+    errno = 0;
+    if (std::fwrite(data, 1, size, file_) != size) throw Error(target_.string(), write_problem("write", errno));
 }
 
 void AtomicFile::commit() {
-    if (std::fflush(file_) != 0) throw Error(target_.string(), "write failed: " + errno_text(errno));
-    if (::fsync(::fileno(file_)) != 0) throw Error(target_.string(), "fsync failed: " + errno_text(errno));
+    if (std::fflush(file_) != 0) throw Error(target_.string(), write_problem("write", errno));
+    if (::fsync(::fileno(file_)) != 0) throw Error(target_.string(), write_problem("fsync", errno));
     if (std::fclose(file_) != 0) {
         file_ = nullptr;
-        throw Error(target_.string(), "close failed: " + errno_text(errno));
+        throw Error(target_.string(), write_problem("close", errno));
     }
     file_ = nullptr;
     std::error_code ec;

@@ -122,6 +122,15 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
         for (size_t i = 0; i < a.inv_resid_scale.size(); ++i)
             add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""),
                 torch::tensor(a.inv_resid_scale[i], torch::kFloat32).reshape({}));
+        // Below 4 stages, the next stage's scale is written as 0: the reference
+        // counts stages by the first zero scale, and its loader under
+        // transformers 5 fills a missing one with uninitialised memory (it
+        // relied on _load_from_state_dict, which transformers 5 no longer
+        // calls), so without it a 4-bpw layer could decode garbage stages.
+        // Four bytes per layer; readers that go by Qidxs<k> ignore it.
+        if (const size_t next = a.inv_resid_scale.size(); next < 3)
+            add(prefix + ".inv_resid_scale" + (next ? std::to_string(next + 1) : ""),
+                torch::zeros({}, torch::kFloat32));
         add(prefix + ".SU", a.su);
         add(prefix + ".SV", a.sv);
         add(prefix + ".Wscale", torch::tensor(a.wscale, torch::kFloat32).reshape({}));
@@ -165,17 +174,31 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
     meta["source_model"] = c.run.source_model;
 
     AtomicDirectory dir(out_dir);
-    io::write_safetensors(dir.path() / "model.safetensors", refs, {{"format", "pt"}});
-    write_file_atomic(dir.path() / "config.json", config.dump(2) + "\n");
-    write_file_atomic(dir.path() / "quantize_config.json", meta.dump(2) + "\n");
-    if (!c.metrics.empty()) write_file_atomic(dir.path() / "layer_metrics.json", layer_metrics_json(c.metrics).dump(2) + "\n");
-    if (!c.tokenizer_dir.empty()) {
-        for (const char* f : kTokenizerFiles) {
-            const fs::path src = c.tokenizer_dir / f;
-            std::error_code ec;
-            if (!fs::is_regular_file(src, ec)) continue;
-            write_file_atomic(dir.path() / f, read_file(src));
+    // A failure inside the folder (a full disk, most often) is reported under
+    // the file's final name: the temporary folder it was written in is gone
+    // by the time the user reads the message, and so is every file of it.
+    std::string writing;
+    try {
+        writing = "model.safetensors";
+        io::write_safetensors(dir.path() / writing, refs, {{"format", "pt"}});
+        writing = "config.json";
+        write_file_atomic(dir.path() / writing, config.dump(2) + "\n");
+        writing = "quantize_config.json";
+        write_file_atomic(dir.path() / writing, meta.dump(2) + "\n");
+        writing = "layer_metrics.json";
+        if (!c.metrics.empty()) write_file_atomic(dir.path() / writing, layer_metrics_json(c.metrics).dump(2) + "\n");
+        if (!c.tokenizer_dir.empty()) {
+            for (const char* f : kTokenizerFiles) {
+                const fs::path src = c.tokenizer_dir / f;
+                std::error_code ec;
+                if (!fs::is_regular_file(src, ec)) continue;
+                writing = f;
+                write_file_atomic(dir.path() / f, read_file(src));
+            }
         }
+    } catch (const Error& e) {
+        if (e.where() != (dir.path() / writing).string()) throw;  // not about the file being written
+        throw Error((out_dir / writing).string(), e.problem() + "; nothing was written to " + where);
     }
     dir.commit();
 }

@@ -492,7 +492,14 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     contents.run.seqlen = o.calibration.seqlen;
     contents.run.total_time_s = seconds_since(started);
     p.model.reset();
-    write_glq_checkpoint(o.output_dir, contents);
+    try {
+        write_glq_checkpoint(o.output_dir, contents);
+    } catch (const Error& e) {
+        // Typically a full disk. The quantized layers are safe in the resume
+        // folder: say so, so that freeing space costs only the export.
+        throw Error(e.where(), e.problem() + " (the finished layers are kept in " + resume_dir.string() +
+                                   ": rerun with --resume)");
+    }
     report(cb, "export", o.output_dir.string(), 1, 1, "checkpoint");
     {
         std::error_code ec;

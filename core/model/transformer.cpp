@@ -44,7 +44,7 @@ std::unique_ptr<Transformer> Transformer::load(const io::ModelDir& dir, const Lo
     const io::ModelConfig& c = dir.config();
     const std::string folder = dir.path().string();
     check_config(c, (dir.path() / "config.json").string());
-    if (dir.quantization())
+    if (dir.quantization() && !options.linear_factory)
         throw Error((dir.path() / "config.json").string(),
                     "is a quantized checkpoint (quant_method '" + dir.quantization()->quant_method +
                         "'); the dense loader reads unquantized weights only");
@@ -63,7 +63,21 @@ std::unique_ptr<Transformer> Transformer::load(const io::ModelDir& dir, const Lo
         if (options.progress) options.progress(progress);
         return t;
     };
-    const auto linear = [&](const std::string& prefix, int64_t out, int64_t in, bool bias) {
+    const auto linear = [&](const std::string& prefix, int64_t out, int64_t in,
+                            bool bias) -> std::shared_ptr<LinearOp> {
+        if (options.linear_factory) {
+            if (options.cancel) options.cancel->check();
+            if (std::shared_ptr<LinearOp> op = options.linear_factory(prefix, out, in, bias)) {
+                if (op->out_features() != out || op->in_features() != in)
+                    throw Error(folder, "linear '" + prefix + "' is " + std::to_string(op->out_features()) + "x" +
+                                            std::to_string(op->in_features()) + ", config.json makes it " +
+                                            std::to_string(out) + "x" + std::to_string(in));
+                progress.done += bias ? 2 : 1;  // the tensors it stands for
+                progress.item = prefix;
+                if (options.progress) options.progress(progress);
+                return op;
+            }
+        }
         torch::Tensor weight = get(prefix + ".weight", {out, in});
         std::optional<torch::Tensor> b;
         if (bias) b = get(prefix + ".bias", {out});

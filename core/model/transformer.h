@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,11 +48,24 @@
 
 namespace glq::model {
 
+// Supplies a projection's op in place of the dense "<prefix>.weight" (and
+// ".bias") the loader would read: the hook for quantized checkpoints, whose
+// linears are stored as codes (quant::load_glq_model), so loading one reads
+// the folder once and writes nothing. Called once per projection, in
+// linear_prefixes() order, with the shape config.json gives; return nullptr to
+// have the loader read the dense weight. The op must have that shape.
+using LinearFactory = std::function<std::shared_ptr<LinearOp>(const std::string& prefix, int64_t out_features,
+                                                              int64_t in_features, bool bias)>;
+
 struct LoadOptions {
     torch::ScalarType dtype = torch::kFloat32;
     torch::Device device = torch::kCPU;
     ProgressFn progress;          // stage "load", unit "tensors"
     const CancelToken* cancel = nullptr;
+    // Set by loaders of quantized checkpoints; with it, a folder whose
+    // config.json has a quantization_config is accepted (the factory's owner
+    // has checked that it understands it). Without it such a folder is refused.
+    LinearFactory linear_factory;
 };
 
 class Transformer {

@@ -4,14 +4,10 @@
 // every quantized linear as a GlqLinear (decoded once at load, computing in
 // the RHT domain), so generation and perplexity run on the quantized model.
 //
-// How: model::Transformer::load reads dense folders only and has no hook for
-// other linears yet, so this builds a private dense stand-in folder (a
-// temporary sibling of the system temp dir: config.json without
-// quantization_config, the unquantized tensors, and a float16 placeholder of
-// each quantized weight — Ŵ itself, so the stand-in is a valid model), loads
-// it, swaps every quantized prefix for its GlqLinear and removes the folder.
-// Once the engine offers a linear factory in LoadOptions this becomes a
-// direct load (see the lead's notes); the result is the same.
+// How: the checkpoint is read once (read_glq_checkpoint) and handed to
+// model::Transformer::load through LoadOptions::linear_factory, which builds
+// each quantized projection from its codes while the dense loader reads the
+// rest from the same folder. Nothing is written to disk.
 
 #include <filesystem>
 #include <memory>

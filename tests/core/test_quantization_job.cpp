@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,15 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& ref) {
     return ((a - ref).norm() / ref.norm()).item<double>();
 }
 
+// Every file under `dir` (relative path -> bytes): equal snapshots mean
+// nothing was added, removed or changed.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        files[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? glq::read_file(e.path()) : "<dir>";
+    return files;
+}
+
 } // namespace
 
 GLQ_TEST(quantizes_end_to_end_and_reloads) {
@@ -113,7 +123,33 @@ GLQ_TEST(quantizes_end_to_end_and_reloads) {
         const GlqCheckpoint ck = read_glq_checkpoint(out);
         CHECK_EQ(ck.layers.size(), size_t(35));
         CHECK_EQ(ck.quantization.layer_bpw.at("model.layers.4.mlp.down_proj"), bpw);
-        auto q = load_glq_model(out);
+        {
+            // The scale after the last stage is stored as 0, so the reference's
+            // stage count never depends on a buffer its loader may leave unset.
+            const auto st = glq::io::SafetensorsModel::open_dir(out);
+            const std::string next = std::string("model.layers.4.mlp.down_proj.inv_resid_scale") + (bpw == 4 ? "2" : "");
+            CHECK_MSG(st.contains(next), next);
+            if (st.contains(next)) CHECK_EQ(glq::model::view_tensor(st, next).item<float>(), 0.0f);
+            CHECK(!st.contains("model.layers.4.mlp.down_proj.Qidxs" + std::to_string(bpw / 2 + 1)));
+        }
+        // Loading writes nothing: not into the checkpoint, not into a temp
+        // folder (TMPDIR points at an empty one), checked while the load runs.
+        const fs::path scratch = tmp / ("scratch" + std::to_string(bpw));
+        fs::create_directories(scratch);
+        const auto before = snapshot(out);
+        const std::string old_tmpdir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "";
+        ::setenv("TMPDIR", scratch.c_str(), 1);
+        glq::model::LoadOptions load;
+        int checks = 0;
+        load.progress = [&](const glq::Progress&) {
+            ++checks;
+            CHECK(fs::is_empty(scratch));
+            CHECK(snapshot(out) == before);
+        };
+        auto q = load_glq_model(out, load);
+        if (old_tmpdir.empty()) ::unsetenv("TMPDIR"); else ::setenv("TMPDIR", old_tmpdir.c_str(), 1);
+        CHECK(checks > 0);
+        CHECK(fs::is_empty(scratch) && snapshot(out) == before);
         CHECK_EQ(q->linear("model.layers.0.self_attn.q_proj")->kind(), std::string("glq"));
         const torch::Tensor logits = logits_of(*q);
         CHECK(torch::isfinite(logits).all().item<bool>());
@@ -137,6 +173,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     QuantizationJobOptions o = options_for(model, out, tmp, 3);
     o.use_cache = false;
 
+    const auto source = snapshot(model);
     glq::CancelToken cancel;
     QuantizationCallbacks cb;
     cb.cancel = &cancel;
@@ -153,6 +190,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     CHECK(cancelled);
     CHECK(!fs::exists(out));
     CHECK(fs::exists(out.string() + ".glq-resume/settings.json"));
+    CHECK(snapshot(model) == source);  // the source model untouched
 
     o.resume = true;
     int resumed = 0;
@@ -161,6 +199,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     const QuantizationSummary s = run_quantization_job(o, cb2);
     CHECK_EQ(resumed, 17);
     CHECK_EQ(s.resumed_linears, 17);
+    CHECK(snapshot(model) == source);
 
     QuantizationJobOptions fresh = options_for(model, tmp / "fresh", tmp, 3);
     fresh.use_cache = false;

@@ -7,7 +7,7 @@
 namespace glq::kernels {
 namespace {
 
-torch::Tensor checked_input(const torch::Tensor& x, const E8SearchTables& tables) {
+torch::Tensor checked_input(const torch::Tensor& x, const E8SearchTables& tables, bool check_finite = true) {
     if (!tables.packed.defined() || tables.size <= 0)
         throw Error("e8_nearest", "the codebook search tables are empty");
     if (x.dim() != 2 || x.size(1) != 8)
@@ -19,15 +19,15 @@ torch::Tensor checked_input(const torch::Tensor& x, const E8SearchTables& tables
                                       tables.packed.device().str());
     // float32 -> float64 is exact; the search scores in double (see e8_search_impl.h).
     torch::Tensor xd = x.to(torch::kFloat64).contiguous();
-    if (xd.numel() > 0 && !torch::isfinite(xd).all().item<bool>())
+    if (check_finite && xd.numel() > 0 && !torch::isfinite(xd).all().item<bool>())
         throw Error("e8_nearest", "input contains NaN or infinite values");
     return xd;
 }
 
 } // namespace
 
-torch::Tensor e8_nearest(const torch::Tensor& x, const E8SearchTables& tables) {
-    torch::Tensor xd = checked_input(x, tables);
+torch::Tensor e8_nearest(const torch::Tensor& x, const E8SearchTables& tables, bool check_finite) {
+    torch::Tensor xd = checked_input(x, tables, check_finite);
 #ifdef GLQ_WITH_CUDA
     if (xd.is_cuda()) return cuda::e8_nearest(xd, tables);
 #endif

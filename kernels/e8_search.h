@@ -22,7 +22,10 @@ struct E8SearchTables {
 
 // Nearest row index (int64 [N]) for each row of x [N, 8] (float32 or
 // float64, any device the tables live on). Lowest index on ties.
-torch::Tensor e8_nearest(const torch::Tensor& x, const E8SearchTables& tables);
+// `check_finite` refuses NaN/Inf inputs with a clear error; on a GPU that
+// check costs a device-to-host sync, so the LDLQ sweep, whose inputs are
+// finite by construction, turns it off.
+torch::Tensor e8_nearest(const torch::Tensor& x, const E8SearchTables& tables, bool check_finite = true);
 
 // The exact brute-force reference over the tables' rows (CPU or CUDA).
 torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, const E8SearchTables& tables);

@@ -46,9 +46,9 @@ torch::Tensor e8_codebook_on(const torch::Device& device, torch::ScalarType dtyp
     return it->second;
 }
 
-torch::Tensor e8_nearest(const torch::Tensor& x, int64_t codebook_size) {
+torch::Tensor e8_nearest(const torch::Tensor& x, int64_t codebook_size, bool check_finite) {
     check_size(codebook_size);
-    return kernels::e8_nearest(x, e8_search_tables(codebook_size, x.device()));
+    return kernels::e8_nearest(x, e8_search_tables(codebook_size, x.device()), check_finite);
 }
 
 torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, int64_t codebook_size) {

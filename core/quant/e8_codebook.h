@@ -24,10 +24,11 @@ torch::Tensor e8_codebook_on(const torch::Device& device, torch::ScalarType dtyp
 
 // Nearest codeword (squared Euclidean) for each row of x [N, 8] among the
 // first `codebook_size` entries (65536 or 256). Returns int64 indices [N].
-// CPU: E8 lattice decoding (D8 / D8+1/2 decoders) with an exact fallback for
-// points outside the codebook's shells; CUDA: a blocked search kernel that
-// never materialises an N x 65536 matrix. Ties resolve to the lower index.
-torch::Tensor e8_nearest(const torch::Tensor& x, int64_t codebook_size = kE8CodebookSize);
+// Both devices: E8 lattice decoding (D8 / D8+1/2 decoders) settles most
+// vectors; the rest take an exact search (CPU: by coordinate orbits; CUDA: a
+// warp-wide scan of the codebook per vector), never an N x 65536 matrix.
+// Ties resolve to the lower index. `check_finite`: see kernels/e8_search.h.
+torch::Tensor e8_nearest(const torch::Tensor& x, int64_t codebook_size = kE8CodebookSize, bool check_finite = true);
 
 // Brute-force reference for tests (chunked, exact, lowest index on ties).
 torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, int64_t codebook_size = kE8CodebookSize);

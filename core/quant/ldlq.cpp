@@ -35,7 +35,9 @@ torch::Tensor with_damping(const torch::Tensor& h64, double relative) {
 // Stage-s codewords for x [N, 8] and their indices.
 std::pair<torch::Tensor, torch::Tensor> nearest(const torch::Tensor& x, int64_t codebook_size,
                                                 const torch::Tensor& table) {
-    torch::Tensor idx = e8_nearest(x.contiguous(), codebook_size);
+    // The sweep's inputs are finite (W and H are checked once per layer):
+    // skip the per-call check, a device sync per block on the GPU.
+    torch::Tensor idx = e8_nearest(x.contiguous(), codebook_size, /*check_finite=*/false);
     return {table.index_select(0, idx), idx};
 }
 

@@ -321,17 +321,21 @@ GLQ_E8_HD int32_t search_groups(const SearchView& v, const double* x) {
 }
 
 // Nearest codeword row for one vector (x: 8 doubles).
-GLQ_E8_HD int32_t nearest_one(const SearchView& v, const double* x) {
+// Step 1 alone: the row of the nearest lattice point when that settles the
+// search (in the codebook, no tie met), else -1.
+GLQ_E8_HD int32_t lattice_row(const SearchView& v, const double* x) {
     int c2[8];
     bool tie = false;
     if (decode_e8(x, c2, &tie) && !tie) {
         uint32_t key;
-        if (pack_c2(c2, &key)) {
-            const int32_t row = lookup(v, key);
-            if (row >= 0) return row;
-        }
+        if (pack_c2(c2, &key)) return lookup(v, key);
     }
-    return search_groups(v, x);
+    return -1;
+}
+
+GLQ_E8_HD int32_t nearest_one(const SearchView& v, const double* x) {
+    const int32_t row = lattice_row(v, x);
+    return row >= 0 ? row : search_groups(v, x);
 }
 
 // Reference: every row of the prefix, lowest score, lowest row on ties.

@@ -143,6 +143,7 @@ def main():
     p.add_argument("--timing-bpw", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-reference", action="store_true")
+    p.add_argument("--skip-ours", action="store_true", help="only the reference (e.g. trellis in a second call)")
     a = p.parse_args()
 
     work = Path(a.workdir)
@@ -168,7 +169,8 @@ def main():
 
     for bpw in a.bpw:
         repeats = a.repeats if bpw == a.timing_bpw else 1
-        tools = [("glqw", None)] + ([] if a.skip_reference else [("reference", cb) for cb in a.codebooks])
+        tools = ([] if a.skip_ours else [("glqw", None)]) + \
+            ([] if a.skip_reference else [("reference", cb) for cb in a.codebooks])
         for tool, codebook in tools:
             label = f"{tool}-{codebook}-{bpw}" if codebook else f"{tool}-{bpw}"
             out = work / label

@@ -449,6 +449,9 @@ void ChatPane::onJobEnded(int outcome, const QString& where, const QString& prob
             emit modelLoaded(loadingPath_);
             return;
         }
+        // A cancel that came after the last tensor still means "no model":
+        // release what the job may have finished loading.
+        if (session_->loaded()) session_->unload();
         showModelInfo();
         setStatus(outcome == Cancelled ? tr("loading cancelled: no model loaded") : message, outcome == Failed);
         emit busyChanged(false);

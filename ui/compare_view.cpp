@@ -260,6 +260,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), devices_(new Device
         });
     }
     connect(send_, &QPushButton::clicked, this, &CompareView::sendPrompt);
+    connect(prompt_, &QPlainTextEdit::textChanged, this, &CompareView::updateControls);
     connect(stop_, &QPushButton::clicked, this, &CompareView::stop);
     connect(clear_, &QPushButton::clicked, this, &CompareView::clear);
     connect(defaults, &QPushButton::clicked, this, &CompareView::useModelDefaults);
@@ -583,7 +584,7 @@ void CompareView::onPaneBusyChanged() {
 void CompareView::updateControls() {
     const bool busy = isBusy();
     const bool anyLoaded = panes_[Left]->isLoaded() || panes_[Right]->isLoaded();
-    send_->setEnabled(!busy && anyLoaded);
+    send_->setEnabled(!busy && anyLoaded && !prompt_->toPlainText().trimmed().isEmpty());
     stop_->setEnabled(exchangeRunning_ || perplexityRunning_);
     clear_->setEnabled(!busy && !turns_.isEmpty());
     export_->setEnabled(!turns_.isEmpty());

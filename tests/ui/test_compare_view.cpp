@@ -331,6 +331,16 @@ private slots:
         QVERIFY(leftLoaded.wait(kTimeoutMs));
         QVERIFY(left->isLoaded());
 
+        // A load cancelled at once leaves no model, whatever the job got to.
+        QVERIFY(left->load());
+        left->cancel();
+        left->waitForIdle();
+        QVERIFY(!left->isLoaded());
+        QVERIFY(!left->isBusy());
+        QVERIFY2(left->statusText().contains(QStringLiteral("cancelled")), qPrintable(left->statusText()));
+        QVERIFY(left->load());
+        QVERIFY(leftLoaded.wait(kTimeoutMs));
+
         // Empty prompt and bad template: refused with a message, nothing changes.
         QVERIFY(!v.send(QStringLiteral("   ")));
         QString problem;

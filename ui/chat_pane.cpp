@@ -169,12 +169,20 @@ ChatPane::ChatPane(const QString& title, DeviceMonitor* devices, QWidget* parent
         }
         const session::MemoryEstimate& m = *e.memory;
         const DeviceInfo d = devices_ ? devices_->device(device()) : cpu_device_info();
-        quint64 free = d.free_bytes();
-        // A model loaded by this pane on that device is released before the next load.
-        if (info_ && QString::fromStdString(info_->device) == d.id) free += info_->weight_bytes;
         const QString needs = tr("Needs ≈ <b>%1</b> (weights %2 + KV cache %3 + workspace %4)")
                                   .arg(format_bytes(m.total()), format_bytes(m.weights), format_bytes(m.kv_cache),
                                        format_bytes(m.workspace));
+        if (d.id != device()) {
+            // A device the monitor does not list (no nvidia-smi reading):
+            // say so rather than compare with another device's memory.
+            fits_.reset();
+            memory_->setText(needs + tr("<br>free memory on %1 is not known").arg(device()));
+            useCpu_->setVisible(false);
+            return;
+        }
+        quint64 free = d.free_bytes();
+        // A model loaded by this pane on that device is released before the next load.
+        if (info_ && QString::fromStdString(info_->device) == d.id) free += info_->weight_bytes;
         fits_ = m.total() <= free;
         if (*fits_)
             memory_->setText(needs + tr("<br><span style='color:#1b7a2f'>fits: %1 free on %2</span>")

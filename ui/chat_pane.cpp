@@ -295,9 +295,14 @@ void ChatPane::refreshMemory() {
     }));
 }
 
+void ChatPane::setLoadAllowed(bool allowed) {
+    loadAllowed_ = allowed;
+    updateControls();
+}
+
 void ChatPane::updateControls() {
     const bool busy = isBusy();
-    load_->setEnabled(!busy);
+    load_->setEnabled(!busy && loadAllowed_);
     path_->setEnabled(!busy || job_ != Job::Load);
     browse_->setEnabled(!busy);
     device_->setEnabled(!busy);
@@ -315,7 +320,7 @@ void ChatPane::setStatus(const QString& text, bool isError) {
 QString ChatPane::statusText() const { return status_->text(); }
 
 bool ChatPane::load() {
-    if (isBusy()) return false;
+    if (isBusy() || !loadAllowed_) return false;
     const QString path = modelPath();
     if (path.isEmpty()) {
         setStatus(tr("choose a model folder first"), true);

@@ -72,6 +72,10 @@ public:
     std::optional<bool> memoryFits() const { return fits_; }  // nullopt: not known (yet)
 
     bool isBusy() const;
+    // CompareView turns Load off while the other pane answers: a load beside
+    // a running answer would skew its tok/s and, on CUDA, allocate while the
+    // answer may be capturing its decode step as a CUDA graph.
+    void setLoadAllowed(bool allowed);
 
     // Each starts a job on the pane's Worker and returns false (doing
     // nothing) when one is running or, except for load(), no model is loaded.
@@ -163,6 +167,7 @@ private:
     QString estimateKey_;
     QString shownKey_;  // the choice the read-out is for
     bool estimateAgain_ = false;
+    bool loadAllowed_ = true;
     std::optional<bool> fits_;
 
     QLabel* titleLabel_;

@@ -589,6 +589,7 @@ void CompareView::updateControls() {
     clear_->setEnabled(!busy && !turns_.isEmpty());
     export_->setEnabled(!turns_.isEmpty());
     pplRun_->setEnabled(!busy && anyLoaded);
+    for (ChatPane* p : panes_) p->setLoadAllowed(!exchangeRunning_ && !perplexityRunning_);
 }
 
 QString CompareView::markdown() const {

@@ -94,6 +94,7 @@ private slots:
 
         QVERIFY(v.send(QStringLiteral("Once upon a time")));
         QVERIFY(v.isBusy());
+        QVERIFY(!right->load());  // no load beside a running exchange
         QVERIFY(exchange.wait(kTimeoutMs));
         QVERIFY(!v.isBusy());
         QCOMPARE(order, QStringList({"L", "L-end", "R", "R-end"}));

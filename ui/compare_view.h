@@ -16,7 +16,9 @@
 // tok/s would show roughly half its speed — the speed comparison this view
 // is for would be meaningless. The cost is waiting for the second answer.
 // Perplexity runs the same way. Loading the two models may overlap (no
-// timing is taken there).
+// timing is taken there), but no pane loads while an answer or perplexity
+// runs. The free memory the panes check against comes from the view's own
+// DeviceMonitor (RAM, and nvidia-smi every 10 s).
 //
 // The conversation: every user turn goes to every pane that has a model
 // loaded; each pane's history holds the user turns it answered and its own

@@ -1,6 +1,10 @@
-// glqw ppl: perplexity of a model on a text file (the field's protocol, see
-// core/eval/perplexity.h), with a progress bar; Ctrl-C cancels.
+// glqw ppl: perplexity of a model folder (dense or GLQ checkpoint) on a text
+// file (the field's protocol, see core/eval/perplexity.h), with a progress
+// bar; Ctrl-C cancels. --logits-out also writes the first window's float32
+// logits, for cross-checks against other implementations
+// (tests/python/test_glq_interop.py compares them with the reference's).
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -8,8 +12,10 @@
 #include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/quant/glq_model_loader.h"
+#include "core/common/atomic_file.h"
 #include "core/eval/perplexity.h"
 #include "core/io/model_dir.h"
+#include "core/io/safetensors.h"
 #include "core/io/tokenizer.h"
 #include "core/model/dtype.h"
 #include "core/model/transformer.h"
@@ -18,11 +24,12 @@ namespace {
 
 int run_ppl(int argc, char** argv) {
     glq::cli::ArgParser args("ppl", "Perplexity of a model on a text file: non-overlapping windows, token-weighted.");
-    args.positional("MODEL", "HF model folder")
+    args.positional("MODEL", "HF model folder or GLQ checkpoint folder")
         .option("text", "FILE", "UTF-8 text, read as one string (e.g. wiki.test.raw)")
         .option("seqlen", "L", "window length in tokens (capped at the model's context)", "2048")
         .option("max-windows", "N", "score only the first N windows (0 = all)", "0")
-;
+        .option("logits-out", "FILE",
+                "also write the first window's float32 logits [T, V] (safetensors, tensor 'logits')");
     glq::cli::add_engine_options(args);
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("text")) throw glq::cli::UsageError("--text FILE is required");
@@ -45,6 +52,18 @@ int run_ppl(int argc, char** argv) {
     options.cancel = &interrupt.token();
     const auto r = glq::eval::perplexity_of_file(*model, tokenizer, args.get("text"), options);
     bar.finish();
+    if (args.has("logits-out")) {
+        // The first window again, as perplexity() scored it: the same tokens
+        // (text tokenized once) and the same window length.
+        const std::vector<int32_t> ids = tokenizer.encode(glq::read_file(args.get("text")), true);
+        torch::Tensor window = torch::empty({1, r.seqlen}, torch::kInt64);
+        std::copy(ids.begin(), ids.begin() + r.seqlen, window.data_ptr<int64_t>());
+        const torch::Tensor logits = model->forward(window.to(load.device))[0].to(torch::kCPU, torch::kFloat32).contiguous();
+        glq::io::write_safetensors(
+            args.get("logits-out"),
+            std::vector<glq::io::TensorRef>{{"logits", glq::io::DType::F32, logits.sizes().vec(),
+                                             {reinterpret_cast<const std::byte*>(logits.data_ptr()), logits.nbytes()}}});
+    }
     std::cout << std::fixed << std::setprecision(4) << "perplexity " << r.perplexity << "\n"
               << "tokens scored " << r.tokens_scored << " (" << r.windows << " windows of " << r.seqlen
               << "; text has " << r.total_tokens << " tokens)\n"

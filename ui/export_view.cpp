@@ -112,7 +112,13 @@ ExportView::ExportView(Worker* worker, QWidget* parent) : QWidget(parent), worke
         lastOutput_ = std::exchange(pendingOutput_, QString());
         QFile f(lastOutput_ + QStringLiteral("/README.md"));
         cardText_ = f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
-        card_->setMarkdown(cardText_);
+        // The YAML front matter is for the Hub; the preview shows the card's body.
+        QString body = cardText_;
+        if (body.startsWith(QLatin1String("---\n"))) {
+            const qsizetype end = body.indexOf(QLatin1String("\n---\n"), 4);
+            if (end >= 0) body = body.mid(end + 5);
+        }
+        card_->setMarkdown(body);
         result_->setText(tr("Wrote %1 with its model card (README.md).").arg(lastOutput_));
         updateEnabled();
         emit exportFinished(lastOutput_);

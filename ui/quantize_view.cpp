@@ -163,6 +163,7 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
 
     log_ = new QPlainTextEdit;
     log_->setReadOnly(true);
+    log_->setLineWrapMode(QPlainTextEdit::NoWrap);  // one line per linear, columns aligned
     log_->setMaximumBlockCount(20000);
     log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     log_->setPlaceholderText(tr("The job's log: one line per finished linear, cache hits, resume, allocation."));
@@ -413,11 +414,11 @@ void QuantizeView::addLayer(const glq::session::LayerReport& r) {
     layers_.push_back(r);
     const QString name = QString::fromStdString(r.name);
     appendLog(QStringLiteral("%1  %2 bpw  proxy loss %3  relative %4  %5 s%6")
-                  .arg(name, -40)
+                  .arg(name, -32)
                   .arg(r.bpw)
-                  .arg(r.proxy_loss, 0, 'e', 4)
-                  .arg(r.relative_error, 0, 'e', 4)
-                  .arg(r.seconds, 6, 'f', 2)
+                  .arg(r.proxy_loss, 0, 'e', 3)
+                  .arg(r.relative_error, 0, 'e', 3)
+                  .arg(r.seconds, 5, 'f', 2)
                   .arg(r.resumed ? tr("  (resumed)") : QString()));
     QCPGraph*& g = graphs_[r.bpw];
     if (!g) {

@@ -112,6 +112,16 @@ QStringList leftovers(const QString& dir) {
     return out;
 }
 
+// With GLQ_UI_SHOTS=DIR, a PNG of `w` as the test left it (evidence for reviews).
+void shoot(QWidget* w, const QString& name) {
+    const QString dir = qEnvironmentVariable("GLQ_UI_SHOTS");
+    if (dir.isEmpty()) return;
+    QDir().mkpath(dir);
+    w->resize(1300, 850);
+    QCoreApplication::processEvents();
+    w->grab().save(dir + QLatin1Char('/') + name + QStringLiteral(".png"));
+}
+
 QList<QMessageBox*> error_dialogs(QWidget* parent) {
     QList<QMessageBox*> boxes;
     for (QMessageBox* b : parent->findChildren<QMessageBox*>(QStringLiteral("errorDialog")))
@@ -199,8 +209,10 @@ private slots:
         view.lossPlot()->saveCsv(images.filePath(QStringLiteral("loss.csv")));
         QVERIFY(QFileInfo(images.filePath(QStringLiteral("loss.csv"))).size() > 100);
         QVERIFY(view.logText().contains(QStringLiteral("model.layers.4.mlp.down_proj")));
+        QVERIFY2(view.logText().section(QLatin1Char('\n'), 0, 0).contains(QStringLiteral("quantizing")), qPrintable(view.logText().left(400)));
         QCOMPARE(view.blockProgress()->value(), view.blockProgress()->maximum());
         QCOMPARE(view.blockProgress()->maximum(), 7);
+        shoot(&view, QStringLiteral("quantize-finished"));
 
         // The checkpoint is there and complete; Compare is offered.
         QVERIFY(QFileInfo::exists(out + QStringLiteral("/config.json")));
@@ -257,6 +269,7 @@ private slots:
         QVERIFY2(leftovers(out).isEmpty(), qPrintable(leftovers(out).join(QLatin1Char(','))));
         QVERIFY(!view.compareButton()->isEnabled());
         QVERIFY(view.logText().contains(QStringLiteral("cancelled")));
+        shoot(&view, QStringLiteral("quantize-cancelled"));
         QVERIFY(!worker.isRunning());
     }
 
@@ -288,6 +301,7 @@ private slots:
         QVERIFY(card.contains(QStringLiteral("4 x 64 tokens (seed 1)")));
         QVERIFY2(card.contains(QStringLiteral("| this checkpoint | ")) && card.contains(QStringLiteral("| 3 x 128 |")),
                  qPrintable(card));
+        shoot(&view, QStringLiteral("export-finished"));
 
         // Into an existing folder without "replace": one clear error, nothing changed.
         QSignalSpy failed2(&view, &ExportView::exportFailed);
@@ -323,6 +337,8 @@ private slots:
             QVERIFY2(l.loss(4) < l.loss(2), l.name.c_str());
         }
         QVERIFY(w.log()->text().contains(QStringLiteral("Loaded sensitivity table")));
+        w.setStep(MainWindow::CalibrationStep);
+        shoot(&w, QStringLiteral("calibration-profiled"));
 
         // The Quantize step got the model and runs with the edited map.
         QuantizeView* q = w.quantizeView();

@@ -176,7 +176,7 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
     p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
     p->yAxis->setNumberFormat(QStringLiteral("eb"));
     p->yAxis->setNumberPrecision(0);
-    p->legend->setVisible(true);
+    p->legend->setVisible(false);  // shown once a rate has points
     p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     plot_->setCsvProvider([this] { return lossCsv(); });
 
@@ -243,6 +243,7 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
     });
     connect(output_, &QLineEdit::textChanged, this, &QuantizeView::updateEnabled);
     updateEnabled();
+    replot();
 }
 
 void QuantizeView::setModel(const QString& dir, const QStringList& linears) {
@@ -438,6 +439,7 @@ void QuantizeView::addLayer(const glq::session::LayerReport& r) {
 
 void QuantizeView::replot() {
     QCustomPlot* p = plot_->plot();
+    p->legend->setVisible(!graphs_.empty());
     p->xAxis->setRange(-0.5, std::max<double>(layers_.size(), 8) - 0.5);
     double lo = INFINITY, hi = 0;
     for (const auto& l : layers_)

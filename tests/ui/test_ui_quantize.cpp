@@ -352,6 +352,28 @@ private slots:
         QCOMPARE(o.calibration.nsamples, int64_t(4));  // from the Calibration step
     }
 
+    void profileCancelWritesNoTable() {
+        MainWindow w;
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openModel(tiny_);
+        QVERIFY(opened.wait(20000));
+        CalibrationView* c = w.calibrationView();
+        c->setSettings({calib_, 32, 128, 5});
+        c->setTableDir(tmp_.filePath(QStringLiteral("tables-cancelled")));
+        QSignalSpy cancelled(c, &CalibrationView::profileCancelled);
+        QSignalSpy finished(c, &CalibrationView::profileFinished);
+        QVERIFY(c->run());
+        QVERIFY(c->progressPanel()->isTracking());
+        c->progressPanel()->findChild<QPushButton*>()->click();  // the panel's one button: Cancel
+        QVERIFY(cancelled.wait(60000));
+        QCOMPARE(finished.count(), 0);
+        QVERIFY(!c->progressPanel()->isTracking());
+        QCOMPARE(QDir(tmp_.filePath(QStringLiteral("tables-cancelled"))).entryList(QDir::Files | QDir::Hidden).size(), 0);
+        for (const auto& l : w.bpwModel()->layers()) QVERIFY(!l.measured(2));
+        QCOMPARE(w.jobStatus(), QStringLiteral("idle"));
+        QVERIFY(w.calibrationView()->findChild<QPushButton*>(QStringLiteral("runProfile"))->isEnabled());
+    }
+
     void badModelShowsErrorAndWindowStaysUsable() {
         MainWindow w;
         w.show();

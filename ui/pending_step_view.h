@@ -1,7 +1,7 @@
 #pragma once
-// A step whose engine facade is not part of this build yet (Quantize,
-// Compare & chat, Export): the view says what the step will do and what it
-// is waiting for, instead of offering buttons that cannot work.
+// A step whose view is not wired into the window yet (now only Compare &
+// chat): the view says what the step will do and what it is waiting for,
+// instead of offering buttons that cannot work.
 
 #include <QWidget>
 

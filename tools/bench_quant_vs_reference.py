@@ -115,9 +115,11 @@ def quantize_reference(a, bpw, codebook, out, log):
 
 def dense_of(a, ckpt, out, log):
     shutil.rmtree(out, ignore_errors=True)
+    # On the CPU: the reference's CUDA extension targets sm_86/89/120, and on
+    # the H200 (sm_90) its layers died without a message (2026-11-30).
     r = subprocess.run([sys.executable, str(HERE / "reference_glq.py"), "dense", str(ckpt), str(out),
-                        "--device", a.device], capture_output=True, text=True)
-    Path(log).write_text(r.stdout + r.stderr)
+                        "--device", "cpu"], capture_output=True, text=True)
+    Path(log).write_text(r.stdout + r.stderr + f"\nexit status {r.returncode}\n")
     if r.returncode != 0:
         print(f"  dense route failed for {ckpt}:\n{tail(log)}", flush=True)
         return None

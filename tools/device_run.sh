@@ -138,7 +138,8 @@ quant_bench() {  # $1 = smoke | full
     args+=(${GLQ_QUANT_BENCH_ARGS:-})
   fi
   $PY tools/bench_quant_vs_reference.py "${args[@]}" 2>&1 | tee "$OUT/quant_$1.log" | grep -vi warning | tail -40
-  cp /tmp/qbench-$1/*.log "$OUT/" 2>/dev/null || true
+  # At most 8 files come back from a call: the logs travel as one archive.
+  tar -czf "$OUT/quant_$1_logs.tgz" -C /tmp/qbench-$1 $(cd /tmp/qbench-$1 && ls *.log) 2>/dev/null || true
 }
 
 # The device copy is the working tree, where teammates' unfinished edits

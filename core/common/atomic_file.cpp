@@ -32,10 +32,10 @@ std::string errno_text(int err) { return std::strerror(err); }
 // Why a write failed, in words a user can act on: a full disk (or quota, or
 // file size limit) is the common case and deserves saying so plainly.
 std::string write_problem(const char* what, int err) {
-    const std::string text = std::string(what) + " failed: ";
-    if (err == ENOSPC || err == EDQUOT) return text + "the disk is full (" + errno_text(err) + ")";
-    if (err == EFBIG) return text + "the file is larger than the size limit allows (" + errno_text(err) + ")";
-    return text + errno_text(err);
+    const std::string text = std::string(what) + " failed: " + errno_text(err);
+    if (err == ENOSPC || err == EDQUOT) return text + " (the disk is full)";
+    if (err == EFBIG) return text + " (the file is larger than the size limit allows)";
+    return text;
 }
 
 } // namespace

@@ -27,12 +27,13 @@
 #include "ui/bpw_map_model.h"
 #include "ui/bpw_map_view.h"
 #include "ui/calibration_view.h"
+#include "ui/chat_pane.h"
+#include "ui/compare_view.h"
 #include "ui/device_monitor.h"
 #include "ui/export_view.h"
 #include "ui/log_dock.h"
 #include "ui/model_summary.h"
 #include "ui/model_view.h"
-#include "ui/pending_step_view.h"
 #include "ui/plot_panel.h"
 #include "ui/quantize_view.h"
 #include "ui/sensitivity_plots.h"
@@ -78,17 +79,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // quantization after a profile reuses its cached Hessians.
     quantizeView_->setCalibrationProvider([this] { return calibrationView_->jobOptions(); });
     exportView_ = new ExportView(worker_);
+    compareView_ = new CompareView;
 
     stack_ = new QStackedWidget;
     stack_->addWidget(modelView_);
     stack_->addWidget(calibrationView_);
     stack_->addWidget(bpwView_);
     stack_->addWidget(quantizeView_);
-    stack_->addWidget(new PendingStepView(
-        stepTitle(CompareStep),
-        tr("Run the quantized model and the original side by side: same prompt, streamed answers, tok/s, memory, "
-           "perplexity on held-out text."),
-        tr("the generation engine's torch-free facade (core/model, core/eval).")));
+    stack_->addWidget(compareView_);
     stack_->addWidget(exportView_);
 
     sidebar_ = new QListWidget;
@@ -217,6 +215,15 @@ void MainWindow::connectViews() {
         setStep(ExportStep);
     });
     connect(quantizeView_, &QuantizeView::compareRequested, this, &MainWindow::compareRequested);
+    // "Compare" after a run: original left, quantized right, both loaded.
+    connect(this, &MainWindow::compareRequested, this, [this](const QString& original, const QString& quantized) {
+        compareView_->setModels(original, quantized);
+        setStep(CompareStep);
+        compareView_->loadModels();
+    });
+    connect(compareView_, &CompareView::error, this, &MainWindow::showError);
+    connect(compareView_, &CompareView::statusMessage, this,
+            [this](const QString& message) { statusBar()->showMessage(message, 5000); });
     connect(exportView_, &ExportView::errorOccurred, this, &MainWindow::showError);
     connect(exportView_, &ExportView::exportFinished, this,
             [this](const QString& dir) { log_->info(tr("Exported %1 with its model card").arg(dir)); });
@@ -320,6 +327,9 @@ void MainWindow::onModelRead(const ModelSummary& s) {
     QStringList linears;
     for (const LinearLayer& l : s.linears) linears << l.name;
     quantizeView_->setModel(s.dir, linears);
+    // The opened model is the natural "original" of a comparison.
+    if (compareView_->pane(CompareView::Left)->modelPath().isEmpty())
+        compareView_->pane(CompareView::Left)->setModelPath(s.dir);
     if (sensitivity_) bpwModel_->applySensitivity(*sensitivity_);
     addRecentFile(s.dir);
     log_->info(tr("Opened %1: %2, %3 parameters, %4 linear layers").arg(s.dir, s.architecture, format_count(s.parameters)).arg(s.linears.size()));

@@ -25,6 +25,7 @@ namespace glq::ui {
 class BpwMapModel;
 class BpwMapView;
 class CalibrationView;
+class CompareView;
 class DeviceMonitor;
 class ExportView;
 class LogDock;
@@ -63,6 +64,7 @@ public:
     CalibrationView* calibrationView() const { return calibrationView_; }
     QuantizeView* quantizeView() const { return quantizeView_; }
     ExportView* exportView() const { return exportView_; }
+    CompareView* compareView() const { return compareView_; }
     BpwMapView* bpwMapView() const { return bpwView_; }
     BpwMapModel* bpwModel() const { return bpwModel_; }
     LogDock* log() const { return log_; }
@@ -108,6 +110,7 @@ private:
     CalibrationView* calibrationView_;
     QuantizeView* quantizeView_;
     ExportView* exportView_;
+    CompareView* compareView_;
     BpwMapView* bpwView_;
     BpwMapModel* bpwModel_;
     LogDock* log_;

@@ -39,7 +39,7 @@
 # CUDA runtime above is needed just to start the program, on a machine with or
 # without a GPU: about 2.7 GB of it, plus 0.7 GB that LibTorch opens on first
 # GPU use (cuSOLVER for the Cholesky of LDLQ, cuDNN's engines). The package is
-# therefore a GPU package: ~3.5 GB installed, ~1.7 GB as a zstd .deb. Splitting
+# therefore a GPU package: 3.3 GB installed, 2.1 GB as a zstd .deb. Splitting
 # the CUDA runtime into a second package would not make the first one usable
 # alone. A CPU-only package (~0.5 GB) needs a CPU-only LibTorch (the
 # torch==2.11.0+cpu wheel from download.pytorch.org) to build against; that is
@@ -48,15 +48,15 @@
 set(CPACK_PACKAGE_NAME "glq-workbench")
 set(CPACK_PACKAGE_VENDOR "GLQ Workbench")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Post-training quantization of LLMs with E8 lattice codebooks (GLQ)")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
- A Qt 6 workbench and a headless CLI (glqw) to load Hugging Face models or
- import GGUF files, chat with them, measure perplexity, profile per-layer
- Hessian sensitivity, plan a mixed-precision bits-per-weight map, quantize
- with E8 lattice codebooks (on the GPU when one is present) and export
- checkpoints in the format of the glq Python package.
- .
- LibTorch and the CUDA runtime libraries it needs are bundled in
- /usr/lib/glq-workbench.")
+# The body; CPack puts the summary above it and indents it as control files want.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "A Qt 6 workbench and a headless CLI (glqw) to load Hugging Face models or
+import GGUF files, chat with them, measure perplexity, profile per-layer
+Hessian sensitivity, plan a mixed-precision bits-per-weight map, quantize
+with E8 lattice codebooks (on the GPU when one is present) and export
+checkpoints in the format of the glq Python package.
+
+LibTorch and the CUDA runtime libraries it needs are bundled in
+/usr/lib/glq-workbench.")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_CONTACT "GLQ Workbench maintainers <glq-workbench@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION "science")
@@ -66,9 +66,8 @@ set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins")
-# zstd packs the 3.5 GB in well under a minute where xz takes a quarter of an
-# hour on two cores, and is ~15% smaller than gzip; dpkg reads it since 1.21.18
-# (Debian 12, Ubuntu 18.04 and later).
+# zstd: packing the 3.3 GB takes about a minute on two cores (xz would take
+# many); Debian 12's dpkg (1.21.22) reads it, Debian 11's does not.
 set(CPACK_DEBIAN_COMPRESSION_TYPE "zstd")
 set(CPACK_GENERATOR "DEB")
 include(CPack)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package in a build folder, inspects it, installs it with
 # apt-get, runs the installed glqw and glq-workbench with a bare environment
-# (no venv, no LD_LIBRARY_PATH, nothing from the build tree), and removes it.
+# (no venv, no LD_LIBRARY_PATH, nothing from the build tree), and purges it.
 #
 #   tools/check_package.sh BUILD_DIR [MODEL_DIR]
 #
@@ -36,7 +36,12 @@ if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "install ok install
   fail "$PKG is already installed on this machine; remove it first (apt-get remove $PKG)"
 fi
 
-step "cpack -G DEB in $BUILD"
+step "Build glqw (and glq-workbench) in $BUILD; cpack -G DEB"
+# Brings the binaries and CPackConfig.cmake (written when CMake configures)
+# up to date with the sources and installer/packaging.cmake.
+targets=(glqw)
+grep -q "^GLQ_BUILD_GUI:BOOL=ON" "$BUILD/CMakeCache.txt" && targets+=(glq-workbench)
+cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]}"
 rm -f "$BUILD"/${PKG}_*.deb
 (cd "$BUILD" && cpack -G DEB)
 DEB="$(ls "$BUILD"/${PKG}_*.deb)"
@@ -87,8 +92,9 @@ echo "ok"
 
 step "apt-get install $DEB"
 cleanup() {
-  echo; echo "== apt-get remove $PKG"
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove -y "$PKG" >/dev/null || true
+  # purge, not remove: leave not even dpkg's record of the package behind.
+  echo; echo "== apt-get purge $PKG"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y "$PKG" >/dev/null || true
   rm -rf "$X"
 }
 trap cleanup EXIT
@@ -105,10 +111,12 @@ BINS=(/usr/bin/glqw)
 for b in "${BINS[@]}"; do
   ldd_out="$(bare ldd "$b")"
   if grep -q "not found" <<<"$ldd_out"; then fail "$b: $(grep 'not found' <<<"$ldd_out")"; fi
-  outside="$(grep "=>" <<<"$ldd_out" | grep -v -E "=> /(usr/)?lib/" || true)"
+  # ldd prints the RUNPATH's spelling (/usr/bin/../lib/glq-workbench/...).
+  paths="$(awk '$2 == "=>" {print $3}' <<<"$ldd_out" | xargs -r realpath)"
+  outside="$(grep -v -E "^/(usr/)?lib/" <<<"$paths" || true)"
   [ -z "$outside" ] || fail "$b loads libraries from outside the system and the package:
 $outside"
-  grep -q "/usr/lib/glq-workbench/libtorch_cpu.so" <<<"$ldd_out" || fail "$b does not load the bundled LibTorch"
+  grep -qx "/usr/lib/glq-workbench/libtorch_cpu.so" <<<"$paths" || fail "$b does not load the bundled LibTorch"
 done
 echo "ok"
 
@@ -119,7 +127,7 @@ step "glqw info $MODEL"
 bare glqw info "$MODEL" --summary
 
 step "glqw generate (greedy)"
-out="$(bare glqw generate "$MODEL" --prompt "The capital of France is" --max-tokens 8 --temperature 0)"
+out="$(bare glqw generate "$MODEL" --raw --prompt "The capital of France is" --max-tokens 8 --temperature 0)"
 echo "$out"
 grep -q "Paris" <<<"$out" || fail "greedy continuation of 'The capital of France is' does not mention Paris"
 
@@ -158,6 +166,6 @@ fi
 
 cleanup
 trap - EXIT
-[ ! -e /usr/bin/glqw ] || fail "/usr/bin/glqw is still there after apt-get remove"
-[ ! -e /usr/lib/glq-workbench ] || fail "/usr/lib/glq-workbench is still there after apt-get remove"
+[ ! -e /usr/bin/glqw ] || fail "/usr/bin/glqw is still there after apt-get purge"
+[ ! -e /usr/lib/glq-workbench ] || fail "/usr/lib/glq-workbench is still there after apt-get purge"
 echo; echo "check_package: PASS ($DEB)"

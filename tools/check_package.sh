@@ -5,9 +5,11 @@
 #
 #   tools/check_package.sh BUILD_DIR [MODEL_DIR]
 #
-# BUILD_DIR must already hold the built glqw (and glq-workbench); MODEL_DIR is
-# a small HF model folder (default: models/SmolLM2-135M-Instruct, which
-# installer/setup.sh imports). Needs root (or sudo) because it installs a
+# BUILD_DIR is a configured build folder (the script builds glqw and
+# glq-workbench in it). MODEL_DIR is a small HF model folder; by default
+# models/SmolLM2-135M-Instruct (installer/setup.sh imports it), and where that
+# is missing the installed glqw imports it from the demo GGUF
+# models/SmolLM2-135M-Instruct.Q4_1.gguf into a temporary folder. Needs root (or sudo) because it installs a
 # package: without either it exits 77, which CTest reports as skipped. It is
 # the CTest package_install (cmake -DGLQ_TEST_PACKAGE=ON; ctest -L package).
 # A glq-workbench package that was installed before is left alone: the script
@@ -18,6 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:?usage: tools/check_package.sh BUILD_DIR [MODEL_DIR]}"
 BUILD="$(cd "$BUILD" && pwd)"
 MODEL="${2:-$ROOT/models/SmolLM2-135M-Instruct}"
+GGUF="$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 PKG=glq-workbench
 
 fail() { echo "check_package: FAIL: $*" >&2; exit 1; }
@@ -31,7 +34,11 @@ else
   echo "check_package: skipped: installing a package needs root or password-less sudo"
   exit 77
 fi
-[ -f "$MODEL/config.json" ] || fail "$MODEL: no config.json (run installer/setup.sh, or pass a model folder)"
+IMPORT=0
+if [ ! -f "$MODEL/config.json" ]; then
+  { [ $# -lt 2 ] && [ -f "$GGUF" ]; } || fail "$MODEL: no config.json (run installer/setup.sh, or pass a model folder)"
+  IMPORT=1
+fi
 if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "install ok installed"; then
   fail "$PKG is already installed on this machine; remove it first (apt-get remove $PKG)"
 fi
@@ -122,6 +129,12 @@ echo "ok"
 
 step "glqw version"
 bare glqw version
+
+if [ "$IMPORT" = 1 ]; then
+  step "glqw import-gguf $GGUF"
+  MODEL="$X/SmolLM2-135M-Instruct"
+  bare glqw import-gguf "$GGUF" "$MODEL"
+fi
 
 step "glqw info $MODEL"
 bare glqw info "$MODEL" --summary

@@ -2,7 +2,7 @@
 #
 #   cmake --build build -j2 && (cd build && cpack -G DEB)
 #   sudo apt-get install ./build/glq-workbench_<version>_amd64.deb
-#   tools/check_package.sh build     # install, run and remove it (root)
+#   tools/check_package.sh build     # build, install, run and purge it (root)
 #
 # What the package holds, and why
 # -------------------------------
@@ -41,7 +41,7 @@
 # GPU use (cuSOLVER for the Cholesky of LDLQ, cuDNN's engines). The package is
 # therefore a GPU package: 3.3 GB installed, 2.1 GB as a zstd .deb. Splitting
 # the CUDA runtime into a second package would not make the first one usable
-# alone. A CPU-only package (~0.5 GB) needs a CPU-only LibTorch (the
+# alone. A CPU-only package (roughly 0.5 GB, an estimate) needs a CPU-only LibTorch (the
 # torch==2.11.0+cpu wheel from download.pytorch.org) to build against; that is
 # a different build, not a packaging switch, and is left out. NVRTC (used by a
 # few LibTorch element-wise ops that GLQ does not call) is not shipped.
@@ -66,15 +66,15 @@ set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins")
-# zstd: packing the 3.3 GB takes about a minute on two cores (xz would take
-# many); Debian 12's dpkg (1.21.22) reads it, Debian 11's does not.
+# zstd: fast to pack and unpack (cpack took 1-4 minutes here on two busy cores,
+# most of it copying); Debian 12's dpkg (1.21.22) reads it, Debian 11's does not.
 set(CPACK_DEBIAN_COMPRESSION_TYPE "zstd")
 set(CPACK_GENERATOR "DEB")
 include(CPack)
 
 # The package check: builds the .deb in this build folder, installs it with
 # apt-get, runs glqw and glq-workbench from it with a bare environment, and
-# removes it. It needs root and takes several minutes, so it is added only when
+# purges it. It needs root and takes ~3 minutes here, so it is added only when
 # asked for:  cmake -DGLQ_TEST_PACKAGE=ON build && ctest --test-dir build -L package
 option(GLQ_TEST_PACKAGE "Add the CTest package_install (label package): build, install, run and remove the .deb (root)" OFF)
 if(GLQ_TEST_PACKAGE AND GLQ_BUILD_TESTS)

@@ -23,6 +23,7 @@
 #include "core/quant/quantization_job.h"
 #include "core/session/chat_session.h"
 #include "tests/support/test.h"
+#include "tests/support/tiny_model.h"
 
 using namespace glq;
 namespace fs = std::filesystem;
@@ -50,32 +51,8 @@ model::GenerationResult engine_generate(const fs::path& dir, const std::vector<i
     return gen.generate(prompt, params);
 }
 
-// stories260K with its MLP widened 172 -> 176 by zero rows/columns (the same
-// function; every dimension a multiple of 8, as GLQ needs), as
-// test_quantization_job builds it.
-fs::path make_tiny_model(const fs::path& dir) {
-    fs::create_directories(dir);
-    const auto weights = io::SafetensorsModel::open_dir(stories_dir());
-    std::vector<torch::Tensor> keep;
-    std::vector<io::TensorRef> refs;
-    for (const std::string& name : weights.names()) {
-        torch::Tensor t = model::view_tensor(weights, name).to(torch::kFloat32);
-        if (name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos)
-            t = torch::cat({t, torch::zeros({4, t.size(1)})}, 0);
-        if (name.find("down_proj.weight") != std::string::npos) t = torch::cat({t, torch::zeros({t.size(0), 4})}, 1);
-        t = t.contiguous();
-        keep.push_back(t);
-        refs.push_back({name, io::DType::F32, t.sizes().vec(),
-                        {reinterpret_cast<const std::byte*>(t.data_ptr()), t.nbytes()}});
-    }
-    io::write_safetensors(dir / "model.safetensors", refs);
-    nlohmann::json config = nlohmann::json::parse(read_file(stories_dir() / "config.json"));
-    config["intermediate_size"] = 176;
-    write_file_atomic(dir / "config.json", config.dump(2));
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-        fs::copy_file(stories_dir() / f, dir / f);
-    return dir;
-}
+// stories260K widened so that GLQ can quantize it (tests/support/tiny_model.h).
+fs::path make_tiny_model(const fs::path& dir) { return test::make_padded_stories(test::shared_data(), dir); }
 
 session::SamplingSettings greedy(int64_t max_tokens) {
     session::SamplingSettings s;

@@ -19,6 +19,7 @@
 #include "core/quant/glq_checkpoint.h"
 #include "core/session/job_session.h"
 #include "tests/support/test.h"
+#include "tests/support/tiny_model.h"
 
 using namespace glq::session;
 namespace fs = std::filesystem;
@@ -28,29 +29,7 @@ namespace {
 
 fs::path stories() { return glq::test::shared_data() / "models/stories260K"; }
 
-fs::path make_tiny_model(const fs::path& dir) {
-    fs::create_directories(dir);
-    const auto weights = glq::io::SafetensorsModel::open_dir(stories());
-    std::vector<torch::Tensor> keep;
-    std::vector<glq::io::TensorRef> refs;
-    for (const std::string& name : weights.names()) {
-        torch::Tensor t = glq::model::view_tensor(weights, name).to(torch::kFloat32);
-        if (name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos)
-            t = torch::cat({t, torch::zeros({4, t.size(1)})}, 0);
-        if (name.find("down_proj.weight") != std::string::npos) t = torch::cat({t, torch::zeros({t.size(0), 4})}, 1);
-        t = t.contiguous();
-        keep.push_back(t);
-        refs.push_back({name, glq::io::DType::F32, t.sizes().vec(),
-                        {reinterpret_cast<const std::byte*>(t.data_ptr()), t.nbytes()}});
-    }
-    glq::io::write_safetensors(dir / "model.safetensors", refs);
-    json config = json::parse(glq::read_file(stories() / "config.json"));
-    config["intermediate_size"] = 176;
-    glq::write_file_atomic(dir / "config.json", config.dump(2));
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-        fs::copy_file(stories() / f, dir / f, fs::copy_options::overwrite_existing);
-    return dir;
-}
+fs::path make_tiny_model(const fs::path& dir) { return glq::test::make_padded_stories(glq::test::shared_data(), dir); }
 
 fs::path text_file(const fs::path& dir, const std::string& name, size_t offset, size_t size) {
     const fs::path file = dir / name;

@@ -21,6 +21,7 @@
 #include "core/quant/glq_model_loader.h"
 #include "core/quant/quantization_job.h"
 #include "tests/support/test.h"
+#include "tests/support/tiny_model.h"
 
 using namespace glq::quant;
 namespace fs = std::filesystem;
@@ -30,30 +31,8 @@ namespace {
 
 fs::path stories() { return glq::test::shared_data() / "models/stories260K"; }
 
-// stories260K with intermediate_size 172 -> 176 (zero-padded gate/up rows, down columns).
-fs::path make_tiny_model(const fs::path& dir) {
-    fs::create_directories(dir);
-    const auto weights = glq::io::SafetensorsModel::open_dir(stories());
-    std::vector<torch::Tensor> keep;
-    std::vector<glq::io::TensorRef> refs;
-    for (const std::string& name : weights.names()) {
-        torch::Tensor t = glq::model::view_tensor(weights, name).to(torch::kFloat32);
-        if (name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos)
-            t = torch::cat({t, torch::zeros({4, t.size(1)})}, 0);
-        if (name.find("down_proj.weight") != std::string::npos) t = torch::cat({t, torch::zeros({t.size(0), 4})}, 1);
-        t = t.contiguous();
-        keep.push_back(t);
-        refs.push_back({name, glq::io::DType::F32, t.sizes().vec(),
-                        {reinterpret_cast<const std::byte*>(t.data_ptr()), t.nbytes()}});
-    }
-    glq::io::write_safetensors(dir / "model.safetensors", refs);
-    json config = json::parse(glq::read_file(stories() / "config.json"));
-    config["intermediate_size"] = 176;
-    glq::write_file_atomic(dir / "config.json", config.dump(2));
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-        fs::copy_file(stories() / f, dir / f, fs::copy_options::overwrite_existing);
-    return dir;
-}
+// stories260K widened so that GLQ can quantize it (tests/support/tiny_model.h).
+fs::path make_tiny_model(const fs::path& dir) { return glq::test::make_padded_stories(glq::test::shared_data(), dir); }
 
 fs::path calibration_file(const fs::path& dir) {
     const fs::path file = dir / "calib.txt";

@@ -1,7 +1,7 @@
 // The pipeline views on a real tiny model, offscreen: stories260K with its
 // MLP widened 172 -> 176 by zero rows/columns (the quantizer needs every
 // in_features to be a multiple of 8; the function is unchanged), built here
-// through glq_io's safetensors writer (ui tests link no LibTorch).
+// by tests/support/tiny_model (torch-free, shared with the core tests).
 //  * Quantize: Worker progress, per-linear signals, the loss plot and its
 //    CSV, finished -> checkpoint + Compare offered; a cancel leaves no output.
 //  * Export: the checkpoint copied with a model card (bpw map, calibration,
@@ -30,48 +30,16 @@
 #include "ui/plot_panel.h"
 #include "ui/quantize_view.h"
 #include "ui/worker.h"
+#include "tests/support/tiny_model.h"
 #include "ui_test_support.h"
 
 using namespace glq::ui;
 
 namespace {
 
-// stories260K with gate/up gaining 4 zero rows and down 4 zero columns.
+// stories260K widened so that GLQ can quantize it (tests/support/tiny_model.h).
 QString make_tiny_model(const QString& dir) {
-    namespace fs = std::filesystem;
-    const fs::path src = test::stories260k().toStdString();
-    const fs::path out = dir.toStdString();
-    fs::create_directories(out);
-    const auto weights = glq::io::SafetensorsModel::open_dir(src);
-    std::vector<glq::io::TensorData> tensors;
-    for (const std::string& name : weights.names()) {
-        const glq::io::TensorView v = weights.view(name);
-        if (v.info->dtype != glq::io::DType::F32) qFatal("%s: expected F32", name.c_str());
-        glq::io::TensorData t{name, glq::io::DType::F32, v.info->shape, {v.bytes.begin(), v.bytes.end()}};
-        const bool rows = name.find("gate_proj.weight") != std::string::npos || name.find("up_proj.weight") != std::string::npos;
-        if (rows) {
-            t.shape[0] += 4;
-            t.bytes.resize(t.bytes.size() + 4 * t.shape[1] * sizeof(float));  // zeros
-        } else if (name.find("down_proj.weight") != std::string::npos) {
-            const int64_t r = t.shape[0], c = t.shape[1];
-            std::vector<std::byte> padded(static_cast<size_t>(r * (c + 4)) * sizeof(float));
-            for (int64_t i = 0; i < r; ++i)
-                std::memcpy(padded.data() + i * (c + 4) * sizeof(float), v.bytes.data() + i * c * sizeof(float),
-                            c * sizeof(float));
-            t.shape[1] = c + 4;
-            t.bytes = std::move(padded);
-        }
-        tensors.push_back(std::move(t));
-    }
-    glq::io::write_safetensors(out / "model.safetensors", tensors);
-    std::string config = glq::read_file(src / "config.json");
-    const std::string from = "\"intermediate_size\": 172";
-    const size_t at = config.find(from);
-    if (at == std::string::npos) qFatal("stories260K config.json: no intermediate_size 172");
-    config.replace(at, from.size(), "\"intermediate_size\": 176");
-    glq::write_file_atomic(out / "config.json", config);
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-        fs::copy_file(src / f, out / f, fs::copy_options::overwrite_existing);
+    glq::test::make_padded_stories(test::shared_data().toStdString(), dir.toStdString());
     return dir;
 }
 

@@ -7,6 +7,7 @@
 #include <QPushButton>
 
 #include "core/session/job_session.h"
+#include "ui/model_summary.h"
 #include "ui/worker.h"
 
 namespace glq::ui {
@@ -73,7 +74,11 @@ void JobProgressPanel::onProgress(const JobProgress& p) {
     if (pm >= 0) {
         bar_->setRange(0, 1000);
         bar_->setValue(pm);
-        bar_->setFormat(QStringLiteral("%1 / %2 %3").arg(p.done).arg(p.total).arg(p.unit));
+        // Byte counts as "106.8 MiB / 1.2 GiB": nine-digit numbers are not read at a glance.
+        if (p.unit == QLatin1String("bytes"))
+            bar_->setFormat(QStringLiteral("%1 / %2").arg(format_bytes(quint64(p.done)), format_bytes(quint64(p.total))));
+        else
+            bar_->setFormat(QStringLiteral("%1 / %2 %3").arg(p.done).arg(p.total).arg(p.unit));
     } else {
         bar_->setRange(0, 0);
     }

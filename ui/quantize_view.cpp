@@ -177,7 +177,16 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
     p->yAxis->setNumberFormat(QStringLiteral("eb"));
     p->yAxis->setNumberPrecision(0);
     p->legend->setVisible(false);  // shown once a rate has points
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // The legend in a row of its own above the axes: inside, it hid points.
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(0, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(0, 0.001);
+    p->plotLayout()->setRowSpacing(0);
+    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    p->legend->setWrap(7);
+    p->legend->setBorderPen(Qt::NoPen);
+    p->legend->setBrush(Qt::NoBrush);
     plot_->setCsvProvider([this] { return lossCsv(); });
 
     auto* split = new QSplitter(Qt::Horizontal);
@@ -439,6 +448,9 @@ void QuantizeView::addLayer(const glq::session::LayerReport& r) {
 
 void QuantizeView::replot() {
     QCustomPlot* p = plot_->plot();
+    // Rates in ascending order, whichever finished first.
+    p->legend->clearItems();
+    for (const auto& [bpw, g] : graphs_) g->addToLegend();
     p->legend->setVisible(!graphs_.empty());
     p->xAxis->setRange(-0.5, std::max<double>(layers_.size(), 8) - 0.5);
     double lo = INFINITY, hi = 0;

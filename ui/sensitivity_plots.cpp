@@ -34,10 +34,28 @@ QColor module_color(ModuleType type) {
 
 namespace {
 
-// The proxy loss tr(ΔW H ΔWᵀ) is in the squared units of the layer's output
-// (H = Σ xᵀx over the calibration tokens); the plots say "proxy loss" and
-// explain the formula in their tooltips.
-const QString kLossAxis = QStringLiteral("proxy loss");
+// The proxy loss tr(ΔW H ΔWᵀ)/m is in the squared units of the layer's output
+// (H = Σ xᵀx over the calibration tokens); the axes say so, and the tooltips
+// give the formula.
+// The log scale shows in the tick labels (10⁻³, 10⁻²…); the labels stay short
+// enough for the height of a small panel.
+const QString kLossUnits = QStringLiteral("output units²");
+const QString kLossAxis = QStringLiteral("proxy loss (%1)").arg(kLossUnits);
+
+// A legend in its own row above the axes, entries side by side: it never
+// covers data, however tall the bars or dense the points are.
+void legend_above_axes(QCustomPlot* p) {
+    if (p->plotLayout()->rowCount() > 1) return;  // already moved
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(0, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(0, 0.001);  // as tall as its text, no more
+    p->plotLayout()->setRowSpacing(0);
+    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    p->legend->setWrap(16);
+    p->legend->setBorderPen(Qt::NoPen);
+    p->legend->setBrush(Qt::NoBrush);
+}
 
 QString row_name(const BpwMapModel* m, int row) { return QString::fromStdString(m->layers()[static_cast<size_t>(row)].name); }
 
@@ -161,8 +179,7 @@ double SensitivityPlots::barValue(int row) const {
 }
 
 QString SensitivityPlots::barAxisLabel() const {
-    return barValue_ == BarValue::Sensitivity ? kLossAxis + tr(" at lowest bpw")
-                                              : kLossAxis + tr(" at chosen bpw");
+    return (barValue_ == BarValue::Sensitivity ? tr("sensitivity (%1)") : tr("loss at chosen bpw (%1)")).arg(kLossUnits);
 }
 
 void SensitivityPlots::drawBars() {
@@ -171,10 +188,12 @@ void SensitivityPlots::drawBars() {
     p->legend->setVisible(false);
     const int n = model_->rowCount();
     std::map<int, QCPBars*> byType;
-    double top = 0.0;
+    // Losses span orders of magnitude (a few down_proj layers dwarf the
+    // rest): a log axis, like the heatmap's colours and the curves.
+    double lo = std::numeric_limits<double>::infinity(), top = 0.0;
     for (int row = 0; row < n; ++row) {
         const double v = barValue(row);
-        if (std::isnan(v)) continue;
+        if (std::isnan(v) || v <= 0) continue;
         const ModuleType t = module_type_of(row_name(model_, row));
         QCPBars*& bars = byType[static_cast<int>(t)];
         if (!bars) {
@@ -185,6 +204,7 @@ void SensitivityPlots::drawBars() {
             bars->setBrush(module_color(t));
         }
         bars->addData(row, v);
+        lo = std::min(lo, v);
         top = std::max(top, v);
     }
     if (!selected_.isEmpty()) {
@@ -195,17 +215,16 @@ void SensitivityPlots::drawBars() {
         sel->setBrush(Qt::NoBrush);
         for (int row : selected_) {
             const double v = barValue(row);
-            if (!std::isnan(v)) sel->addData(row, v);
+            if (!std::isnan(v) && v > 0) sel->addData(row, v);
         }
         sel->removeFromLegend();
     }
     // Legend: one entry per module type present, in model order.
     p->legend->clearItems();
     for (const auto& [t, bars] : byType) p->legend->addItem(new QCPPlottableLegendItem(p->legend, bars));
+    legend_above_axes(p);
+    p->legend->setWrap(heatmap_->isHidden() ? 4 : 7);  // two rows beside the bpw table, else one
     p->legend->setVisible(!byType.empty());
-    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    p->legend->setWrap(4);  // two rows: fits a narrow plot
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
 
     // X ticks at the first layer of each transformer block.
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
@@ -215,7 +234,9 @@ void SensitivityPlots::drawBars() {
         if (b != lastBlock && b >= 0) ++blocks;
         lastBlock = b;
     }
-    const int every = std::max(1, blocks / 16);
+    // About 16 block labels across a full-width plot, 8 beside the bpw table
+    // (Compact hides the heatmap): more would run into each other.
+    const int every = std::max(1, blocks / (heatmap_->isHidden() ? 8 : 16));
     lastBlock = -2;
     for (int row = 0; row < n; ++row) {
         const int b = block_of_name(row_name(model_, row));
@@ -229,7 +250,13 @@ void SensitivityPlots::drawBars() {
     p->xAxis->setLabel(tr("layer (tick N: first layer of block N)"));
     p->yAxis->setLabel(barAxisLabel());
     p->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
-    p->yAxis->setRange(0, top > 0 ? top * 1.3 : 1.0);  // headroom for the legend row
+    p->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    p->yAxis->setNumberFormat(QStringLiteral("eb"));
+    p->yAxis->setNumberPrecision(0);
+    // Bars rise from below the axis (a log axis has no zero).
+    if (top > 0) p->yAxis->setRange(lo / 3, top * 1.5);
+    else p->yAxis->setRange(1e-6, 1);
     p->replot();
 }
 
@@ -269,7 +296,8 @@ void SensitivityPlots::drawHeatmap() {
         p->xAxis->grid()->setVisible(false);
         p->yAxis->grid()->setVisible(false);
     }
-    colorScale_->axis()->setLabel(tr("log₁₀ ") + (barValue_ == BarValue::Sensitivity ? tr("sensitivity") : tr("loss at chosen bpw")));
+    // The panel's title names the quantity; the scale its unit.
+    colorScale_->axis()->setLabel(tr("log₁₀ (%1)").arg(kLossUnits));
     int blocks = 0;
     for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of_name(row_name(model_, row)) + 1);
     const auto& types = quantized_module_types();
@@ -305,11 +333,11 @@ void SensitivityPlots::drawCurves() {
     p->clearPlottables();
     p->clearItems();
     p->xAxis->setLabel(tr("bits per weight (bpw)"));
-    p->yAxis->setLabel(kLossAxis + tr(" (log scale)"));
+    p->yAxis->setLabel(kLossAxis);
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-    p->yAxis->setNumberFormat(QStringLiteral("gb"));
-    p->yAxis->setNumberPrecision(3);
+    p->yAxis->setNumberFormat(QStringLiteral("eb"));  // 10⁻³, like the bars
+    p->yAxis->setNumberPrecision(0);
     auto xt = QSharedPointer<QCPAxisTickerFixed>::create();
     xt->setTickStep(1);
     xt->setScaleStrategy(QCPAxisTickerFixed::ssNone);
@@ -317,13 +345,26 @@ void SensitivityPlots::drawCurves() {
     p->xAxis->setRange(kMinBpw - 0.3, kMaxBpw + 0.3);
     p->legend->setVisible(true);
     p->legend->setFont(font());
-    // The legend sits below the axes, where it never hides a curve.
-    if (p->plotLayout()->rowCount() == 1) {
+    // The legend sits outside the axes, where it never hides a curve: below
+    // them beside the bpw table (a tall, narrow panel), to their right in
+    // the wide, short panel beside the heatmap.
+    if (p->plotLayout()->elementCount() == 1) {
         p->axisRect()->insetLayout()->take(p->legend);
-        p->plotLayout()->addElement(1, 0, p->legend);
-        p->plotLayout()->setRowStretchFactor(1, 0.001);
+        auto* side = new QCPLayoutGrid;
+        side->setAutoMargins(QCP::msNone);
+        side->setMargins(QMargins(0, 0, 3, 3));  // room for the legend's border at the widget's edges
+        side->addElement(0, 0, p->legend);
+        if (heatmap_->isHidden()) {
+            p->plotLayout()->addElement(1, 0, side);
+            p->plotLayout()->setRowStretchFactor(1, 0.001);
+        } else {
+            p->plotLayout()->addElement(0, 1, side);
+            p->plotLayout()->setColumnStretchFactor(1, 0.001);
+            side->addElement(1, 0, new QCPLayoutElement(p));  // takes the rest: the legend stays at the top
+            side->setRowStretchFactor(0, 0.001);
+        }
         p->legend->setFillOrder(QCPLegend::foColumnsFirst);
-        p->legend->setWrap(1);  // one entry per row: full layer names, even in a narrow panel
+        p->legend->setWrap(1);  // one entry per row: full layer names
     }
 
     // Up to ten curves stay legible; the editor can select more.

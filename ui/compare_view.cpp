@@ -323,6 +323,14 @@ void CompareView::setSystemPrompt(const QString& text) { system_->setPlainText(t
 
 bool CompareView::isBusy() const { return panes_[Left]->isBusy() || panes_[Right]->isBusy(); }
 
+QVector<int> CompareView::loadedSides() {
+    QVector<int> sides;
+    for (int side : {Left, Right})
+        if (pane(side)->isLoaded()) sides << side;
+    if (sides.isEmpty()) fail(tr("Compare"), tr("load a model in at least one pane first"));
+    return sides;
+}
+
 void CompareView::saveSettings() {
     QSettings s;
     s.setValue(key("systemPrompt"), system_->toPlainText());
@@ -406,13 +414,8 @@ bool CompareView::send(const QString& prompt) {
         fail(tr("prompt"), tr("is empty"));
         return false;
     }
-    QVector<int> sides;
-    for (int side : {Left, Right})
-        if (pane(side)->isLoaded()) sides << side;
-    if (sides.isEmpty()) {
-        fail(tr("Compare"), tr("load a model in at least one pane first"));
-        return false;
-    }
+    const QVector<int> sides = loadedSides();
+    if (sides.isEmpty()) return false;
     Turn t;
     t.user = prompt;
     t.systemPrompt = systemPrompt();
@@ -502,13 +505,8 @@ bool CompareView::runPerplexity(const QString& textFile) {
         fail(textFile, tr("does not exist or is not a file"));
         return false;
     }
-    QVector<int> sides;
-    for (int side : {Left, Right})
-        if (pane(side)->isLoaded()) sides << side;
-    if (sides.isEmpty()) {
-        fail(tr("Compare"), tr("load a model in at least one pane first"));
-        return false;
-    }
+    const QVector<int> sides = loadedSides();
+    if (sides.isEmpty()) return false;
     if (pplFile_->text().trimmed() != textFile) pplFile_->setText(textFile);
     saveSettings();
     perplexity_ = {};

@@ -121,6 +121,8 @@ signals:
     void perplexityFinished();
 
 private:
+    // The panes with a model, left first; none: error() says so.
+    QVector<int> loadedSides();
     void startNextAnswer();
     void startNextPerplexity();
     void onPaneBusyChanged();

@@ -13,7 +13,6 @@ which this test also checks.
 Exit 77 (skipped) when the glqw binary or torch/safetensors are not available.
 """
 
-import json
 import os
 import re
 import resource
@@ -27,32 +26,10 @@ SKIP = 77
 LIMIT = 96 * 1024  # bytes per file; the tiny model's checkpoint needs ~300 KB
 
 
-def shared_data():
-    return Path(os.environ.get("GLQ_SHARED_DATA", "/work/shared/data"))
-
-
-def make_tiny_model(dst):
-    """stories260K with its MLP widened 172 -> 256 (quantizable: dims multiples of 8)."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    src = shared_data() / "models" / "stories260K"
-    dst.mkdir(parents=True)
-    gen = torch.Generator().manual_seed(0)
-    tensors = {}
-    for name, t in load_file(str(src / "model.safetensors")).items():
-        t = t.float()
-        if "gate_proj.weight" in name or "up_proj.weight" in name:
-            t = torch.cat([t, 0.02 * torch.randn(256 - t.shape[0], t.shape[1], generator=gen)], 0)
-        if "down_proj.weight" in name:
-            t = torch.cat([t, 0.02 * torch.randn(t.shape[0], 256 - t.shape[1], generator=gen)], 1)
-        tensors[name] = t.contiguous()
-    save_file(tensors, str(dst / "model.safetensors"), metadata={"format": "pt"})
-    config = json.loads((src / "config.json").read_text())
-    config["intermediate_size"] = 256
-    (dst / "config.json").write_text(json.dumps(config, indent=2))
-    for f in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
-        (dst / f).write_bytes((src / f).read_bytes())
+# The same widened stories260K as the interop test (172 -> 256: every dim a
+# multiple of 8), built by that test's function.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_glq_interop import make_tiny_model, shared_data  # noqa: E402
 
 
 def snapshot(folder):

@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("GLQ"));
     QApplication::setApplicationName(QStringLiteral("GLQ Workbench"));
+    // Wayland desktops match windows to their menu entry by this name
+    // (resources/glq-workbench.desktop); X11 uses StartupWMClass.
+    QGuiApplication::setDesktopFileName(QStringLiteral("glq-workbench"));
     QApplication::setApplicationVersion(QStringLiteral(GLQ_WORKBENCH_VERSION));
 
     QCommandLineParser args;

@@ -17,6 +17,9 @@ Each quantization runs in its own process; the benchmark records its wall time,
 peak host memory (the child's max RSS) and peak GPU memory (nvidia-smi's
 per-process figure, polled every 0.2 s, CUDA context included for both tools).
 The timing configuration (--timing-bpw) runs --repeats times; its median counts.
+With --seeds, each cell is quantized once per calibration draw and its
+perplexity is the median over the draws (the draw alone moves a 2-bpw
+perplexity by ~10% on the demo model).
 
   tools/bench_quant_vs_reference.py --model models/SmolLM2-135M-Instruct \\
       --glqw build/app/glqw --calib ../shared/data/brown/brown.txt \\
@@ -99,18 +102,23 @@ def glqw_ppl(a, model_dir, log_path):
     return float(m.group(1))
 
 
-def quantize_ours(a, bpw, out, log):
+def quantize_ours(a, bpw, seed, out, log):
     shutil.rmtree(out, ignore_errors=True)
     return measured([a.glqw, "quantize", a.model, "--bpw", str(bpw), "--out", str(out), "--calib", a.calib,
-                     "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(a.seed),
+                     "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(seed),
                      "--device", a.device, "--no-cache"], log)
 
 
-def quantize_reference(a, bpw, codebook, out, log):
+def quantize_reference(a, bpw, codebook, seed, out, log):
     shutil.rmtree(out, ignore_errors=True)
     return measured([sys.executable, str(HERE / "reference_glq.py"), "quantize", a.model, str(out),
                      "--bpw", str(bpw), "--codebook", codebook, "--calib", a.calib, "--nsamples", str(a.nsamples),
-                     "--seqlen", str(a.seqlen), "--device", a.device, "--seed", str(a.seed)], log)
+                     "--seqlen", str(a.seqlen), "--device", a.device, "--seed", str(seed)], log)
+
+
+def median_of(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def dense_of(a, ckpt, out, log):
@@ -140,7 +148,9 @@ def main():
     p.add_argument("--codebooks", nargs="+", default=["e8_shell", "trellis"], help="reference codebooks to run")
     p.add_argument("--nsamples", type=int, default=128)
     p.add_argument("--seqlen", type=int, default=2048)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="calibration draws per cell; perplexities are medians over them (ours: the window "
+                        "seed; the reference: seed 0 = its own first-tokens protocol, others rotate the text)")
     p.add_argument("--device", default="cuda")
     p.add_argument("--eval-seqlen", type=int, default=2048)
     p.add_argument("--eval-windows", type=int, default=0, help="0 = the whole text")
@@ -172,42 +182,56 @@ def main():
     save()
 
     for bpw in a.bpw:
-        repeats = a.repeats if bpw == a.timing_bpw else 1
         tools = ([] if a.skip_ours else [("glqw", None)]) + \
             ([] if a.skip_reference else [("reference", cb) for cb in a.codebooks])
         for tool, codebook in tools:
             label = f"{tool}-{codebook}-{bpw}" if codebook else f"{tool}-{bpw}"
-            out = work / label
-            times = []
-            for r in range(repeats if codebook in (None, "e8_shell") else 1):
-                log = work / f"{label}.run{r}.log"
-                run = quantize_ours(a, bpw, out, log) if tool == "glqw" else quantize_reference(a, bpw, codebook, out, log)
-                run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "repeat": r})
-                results["runs"].append(run)
-                save()
-                print(f"{label} run {r}: {run['wall_s']} s, rss {run['peak_rss_mib']} MiB, "
-                      f"gpu {run['peak_gpu_mib']} MiB, rc {run['rc']}", flush=True)
-                if run["rc"] != 0:
-                    print(tail(log), flush=True)
-                    break
-                times.append(run["wall_s"])
+            times, ppls, dense_ppls = [], [], []
+            for si, seed in enumerate(a.seeds):
+                out = work / f"{label}-s{seed}"
+                # Timing repeats: the timing bpw, first seed, codebooks we time.
+                runs = a.repeats if (bpw == a.timing_bpw and si == 0 and codebook in (None, "e8_shell")) else 1
+                ok = True
+                for r in range(runs):
+                    log = work / f"{label}-s{seed}.run{r}.log"
+                    run = (quantize_ours(a, bpw, seed, out, log) if tool == "glqw"
+                           else quantize_reference(a, bpw, codebook, seed, out, log))
+                    run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "seed": seed, "repeat": r})
+                    results["runs"].append(run)
+                    save()
+                    print(f"{label} seed {seed} run {r}: {run['wall_s']} s, rss {run['peak_rss_mib']} MiB, "
+                          f"gpu {run['peak_gpu_mib']} MiB, rc {run['rc']}", flush=True)
+                    if run["rc"] != 0:
+                        print(tail(log), flush=True)
+                        ok = False
+                        break
+                    if si == 0:
+                        times.append(run["wall_s"])
+                if not ok:
+                    continue
+                if tool == "glqw" or codebook == "e8_shell":
+                    ppls.append(glqw_ppl(a, out, work / f"ppl-{label}-s{seed}.log"))
+                if tool == "reference":
+                    dense = dense_of(a, out, work / f"{label}-s{seed}-dense", work / f"dense-{label}-s{seed}.log")
+                    if dense:
+                        dense_ppls.append(glqw_ppl(a, dense, work / f"ppl-{label}-s{seed}-dense.log"))
+                        shutil.rmtree(dense, ignore_errors=True)
+                shutil.rmtree(out, ignore_errors=True)  # scored: keep the disk free for the next cell
             if not times:
                 continue
-            entry = {"median_wall_s": statistics.median(times), "repeats": len(times)}
-            if tool == "glqw" or codebook == "e8_shell":
-                entry["ppl"] = glqw_ppl(a, out, work / f"ppl-{label}.log")
-            if tool == "reference":
-                dense = dense_of(a, out, work / f"{label}-dense", work / f"dense-{label}.log")
-                if dense:
-                    entry["ppl_dense_route"] = glqw_ppl(a, dense, work / f"ppl-{label}-dense.log")
-                    shutil.rmtree(dense, ignore_errors=True)
-            if base and entry.get("ppl", entry.get("ppl_dense_route")):
-                entry["ratio"] = (entry.get("ppl") or entry.get("ppl_dense_route")) / base
+            entry = {"median_wall_s": statistics.median(times), "repeats": len(times), "seeds": a.seeds}
+            if ppls:
+                entry["ppl_per_seed"], entry["ppl"] = ppls, median_of(ppls)
+            if dense_ppls:
+                entry["ppl_dense_route_per_seed"], entry["ppl_dense_route"] = dense_ppls, median_of(dense_ppls)
+            scored = entry.get("ppl") or entry.get("ppl_dense_route")
+            if base and scored:
+                entry["ratio"] = scored / base
             results["ppl"][label] = entry
             print(f"{label}: {entry}", flush=True)
             save()
 
-    print("\n| bpw | tool | ppl | ratio | wall s (median) |")
+    print("\n| bpw | tool | ppl (median over seeds) | ratio | wall s (median) |")
     print("|---|---|---|---|---|")
     for label, e in results["ppl"].items():
         if label == "original":

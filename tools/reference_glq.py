@@ -6,7 +6,8 @@
             which needs the network; a stand-in `datasets` module serves the
             text file given with --calib instead (the reference then joins,
             tokenizes once and takes the first nsamples x seqlen tokens, as it
-            does with WikiText).
+            does with WikiText). --seed N > 0 rotates the text first, for a
+            different calibration draw.
   dense     load a glq checkpoint (any codebook: e8_shell, trellis, ...) with
             the reference's own modules and codebooks, then write an ordinary
             dense HF folder whose linear weights are what the reference's
@@ -27,8 +28,15 @@ import types
 from pathlib import Path
 
 
-def install_datasets_stand_in(calib_file):
+def install_datasets_stand_in(calib_file, seed=0):
+    """Seed 0 serves the text as it is (the reference's protocol: its first
+    nsamples x seqlen tokens). Another seed starts the text at a line near a
+    golden-ratio fraction of its length (and wraps around), so that repeated
+    runs of the reference see different calibration draws, as ours do."""
     text = Path(calib_file).read_text(encoding="utf-8")
+    if seed:
+        start = text.find("\n", int(len(text) * ((seed * 0.6180339887498949) % 1.0))) + 1
+        text = text[start:] + "\n\n" + text[:start]
     stand_in = types.ModuleType("datasets")
     stand_in.load_dataset = lambda *a, **k: {"text": [text]}
     sys.modules["datasets"] = stand_in
@@ -38,7 +46,7 @@ def cmd_quantize(a):
     import torch
     import glq.quantize_model
 
-    install_datasets_stand_in(a.calib)
+    install_datasets_stand_in(a.calib, a.seed)
     torch.manual_seed(a.seed)
     t0 = time.perf_counter()
     glq.quantize_model.quantize(a.model, a.out, bpw=a.bpw, nsamples=a.nsamples, seqlen=a.seqlen, device=a.device,

@@ -17,7 +17,7 @@ git archive --format=tar.gz -o .carry/src/head.tar.gz HEAD
 git rev-parse --short HEAD > .carry/src/commit.txt
 cp -r /usr/include/nlohmann .carry/include/
 rm -rf .carry/shared-data && mkdir -p .carry/shared-data
-cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" .carry/shared-data/
+cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" "$SHARED/tinyshakespeare" .carry/shared-data/
 rm -rf .carry/bench && mkdir -p .carry/bench/brown
 cp -r "$SHARED/wikitext-2-raw" .carry/bench/
 gzip -c "$SHARED/brown/brown.txt" > .carry/bench/brown/brown.txt.gz

@@ -109,7 +109,8 @@ bool write_atomic(const QString& path, const QByteArray& bytes, QString* where, 
 
 } // namespace
 
-CompareView::CompareView(QWidget* parent) : QWidget(parent), devices_(new DeviceMonitor(this)) {
+CompareView::CompareView(QWidget* parent, DeviceMonitor* devices)
+    : QWidget(parent), devices_(devices ? devices : new DeviceMonitor(this)) {
     panes_[Left] = new ChatPane(tr("Original"), devices_);
     panes_[Right] = new ChatPane(tr("Quantized"), devices_);
     panes_[Left]->setObjectName(QStringLiteral("leftPane"));
@@ -284,7 +285,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), devices_(new Device
     connect(system_, &QPlainTextEdit::textChanged, this, &CompareView::saveSettings);
     connect(pplFile_, &QLineEdit::editingFinished, this, &CompareView::saveSettings);
 
-    devices_->start(10000);
+    if (!devices) devices_->start(10000);  // a shared monitor is started by its owner
     updateControls();
 }
 

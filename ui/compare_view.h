@@ -17,8 +17,9 @@
 // is for would be meaningless. The cost is waiting for the second answer.
 // Perplexity runs the same way. Loading the two models may overlap (no
 // timing is taken there), but no pane loads while an answer or perplexity
-// runs. The free memory the panes check against comes from the view's own
-// DeviceMonitor (RAM, and nvidia-smi every 10 s).
+// runs. The free memory the panes check against comes from the main window's
+// DeviceMonitor (or, standing alone, the view's own: RAM, and nvidia-smi
+// every 10 s).
 //
 // The conversation: every user turn goes to every pane that has a model
 // loaded; each pane's history holds the user turns it answered and its own
@@ -55,7 +56,8 @@ class DeviceMonitor;
 class CompareView : public QWidget {
     Q_OBJECT
 public:
-    explicit CompareView(QWidget* parent = nullptr);
+    // `devices`: the window's monitor, shared; without one the view starts its own.
+    explicit CompareView(QWidget* parent = nullptr, DeviceMonitor* devices = nullptr);
     ~CompareView() override;
 
     enum Side { Left = 0, Right = 1 };

@@ -79,7 +79,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // quantization after a profile reuses its cached Hessians.
     quantizeView_->setCalibrationProvider([this] { return calibrationView_->jobOptions(); });
     exportView_ = new ExportView(worker_);
-    compareView_ = new CompareView;
+    compareView_ = new CompareView(nullptr, devices_);
 
     stack_ = new QStackedWidget;
     stack_->addWidget(modelView_);

@@ -138,17 +138,8 @@ ModelSummary read_model_summary(const fs::path& dir, const glq::ProgressFn& repo
 }
 
 MemoryEstimate estimate_memory(const ModelSummary& model, int bytes_per_element, qint64 context) {
-    MemoryEstimate m;
-    m.weights = static_cast<quint64>(model.parameters) * static_cast<quint64>(bytes_per_element);
-    // K and V for every layer: layers x 2 x kv_heads x head_dim x context.
-    m.kv_cache = static_cast<quint64>(model.layers) * 2 * static_cast<quint64>(model.kv_heads) *
-                 static_cast<quint64>(model.head_dim) * static_cast<quint64>(std::max<qint64>(context, 0)) *
-                 static_cast<quint64>(bytes_per_element);
-    // Activations for one token plus the logits, and the runtime's own
-    // allocations (CUDA context, allocator slack): a flat 10 % of the
-    // weights, at least 256 MiB, keeps "it fits" honest on small devices.
-    m.workspace = std::max<quint64>(m.weights / 10, 256ull << 20);
-    return m;
+    return glq::io::estimate_memory(model.parameters, model.layers, model.kv_heads, model.head_dim,
+                                    static_cast<uint64_t>(bytes_per_element), context);
 }
 
 QString format_bytes(quint64 bytes) {

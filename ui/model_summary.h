@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/common/progress.h"
+#include "core/io/memory_estimate.h"
 
 namespace glq::ui {
 
@@ -64,12 +65,7 @@ ModelSummary read_model_summary(const std::filesystem::path& dir, const glq::Pro
 // Memory the weights need once loaded, with a KV cache for `context` tokens
 // (batch 1) in the same element size, plus a fixed allowance for activations
 // and the runtime. `bytes_per_element` = 2 for bf16/fp16, 4 for f32.
-struct MemoryEstimate {
-    quint64 weights = 0;
-    quint64 kv_cache = 0;
-    quint64 workspace = 0;
-    quint64 total() const { return weights + kv_cache + workspace; }
-};
+using MemoryEstimate = glq::io::MemoryEstimate;
 MemoryEstimate estimate_memory(const ModelSummary& model, int bytes_per_element, qint64 context);
 
 // "1.23 GiB", "512.0 MiB", "812 B"

@@ -25,16 +25,8 @@ using glq::cli::ArgParser;
 using glq::cli::UsageError;
 
 glq::model::SamplingParams sampling_from(const ArgParser& args, const glq::io::GenerationConfig& defaults) {
-    // The model's generation_config.json decides greedy vs sampling and the
-    // knobs' defaults, as transformers' generate does; the flags override.
-    glq::model::SamplingParams s;
-    if (defaults.do_sample) {
-        s.temperature = defaults.temperature;
-        s.top_k = defaults.top_k;
-        s.top_p = defaults.top_p;
-        s.min_p = defaults.min_p;
-    }
-    s.repetition_penalty = defaults.repetition_penalty;
+    // generation_config.json gives the defaults; the flags override.
+    glq::model::SamplingParams s = glq::model::SamplingParams::from_generation_config(defaults);
     if (args.has("temperature")) s.temperature = args.get_double("temperature");
     if (args.has("top-k")) s.top_k = args.get_int("top-k");
     if (args.has("top-p")) s.top_p = args.get_double("top-p");

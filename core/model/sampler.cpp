@@ -14,6 +14,18 @@ constexpr float kRemoved = -std::numeric_limits<float>::infinity();
 
 } // namespace
 
+SamplingParams SamplingParams::from_generation_config(const io::GenerationConfig& g) {
+    SamplingParams s;
+    if (g.do_sample) {
+        s.temperature = g.temperature;
+        s.top_k = g.top_k;
+        s.top_p = g.top_p;
+        s.min_p = g.min_p;
+    }
+    s.repetition_penalty = g.repetition_penalty;
+    return s;
+}
+
 void SamplingParams::validate() const {
     if (!std::isfinite(temperature) || temperature < 0)
         throw Error("sampling", "temperature must be >= 0 (0 = greedy), got " + std::to_string(temperature));

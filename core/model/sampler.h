@@ -10,6 +10,8 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
+#include "core/io/generation_config.h"
+
 namespace glq::model {
 
 struct SamplingParams {
@@ -23,6 +25,10 @@ struct SamplingParams {
     bool greedy() const { return temperature <= 0.0; }
     // Throws glq::Error("sampling", ...) naming the bad setting.
     void validate() const;
+    // The model's generation_config.json decides greedy vs sampling and the
+    // knobs' defaults, as transformers' generate does (the knobs count only
+    // when it samples).
+    static SamplingParams from_generation_config(const io::GenerationConfig& g);
 };
 
 class Sampler {

@@ -321,9 +321,9 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
 std::map<std::string, int> resolve_plan(Prepared& p, const QuantizationJobOptions& o, const QuantizationCallbacks& cb,
                                         int& from_cache, bool& needs_profile) {
     needs_profile = false;
-    if (!o.bpw_map_file.empty()) {
-        const BpwMap map = BpwMap::load(o.bpw_map_file);
-        map.validate_layers(p.prefixes, o.bpw_map_file.string());
+    if (o.bpw_map || !o.bpw_map_file.empty()) {
+        const BpwMap map = o.bpw_map ? *o.bpw_map : BpwMap::load(o.bpw_map_file);
+        map.validate_layers(p.prefixes, o.bpw_map ? std::string("bpw map") : o.bpw_map_file.string());
         return map.resolve(p.prefixes);
     }
     if (is_integral(o.bpw)) {

@@ -55,6 +55,7 @@
 #include <torch/types.h>
 
 #include "core/common/progress.h"
+#include "core/quant/bpw_map.h"
 #include "core/quant/calibration.h"
 #include "core/quant/sensitivity.h"
 
@@ -65,6 +66,7 @@ struct QuantizationJobOptions {
     std::filesystem::path output_dir;
     double bpw = 4.0;                     // integer: uniform; fractional: profile + allocator
     std::filesystem::path bpw_map_file;   // when set, overrides bpw/min/max
+    std::optional<BpwMap> bpw_map;        // the same, held in memory (the GUI's map); wins over the file
     int min_bpw = 2;
     int max_bpw = 8;
     CalibrationOptions calibration;       // default: Brown, 128 x 512, seed 0

@@ -71,9 +71,20 @@ SpecialTokens read_special_tokens(const fs::path& tokenizer_config) {
     return t;
 }
 
+// The facade's torch-free settings as the engine's sampler parameters.
+model::SamplingParams engine_params(const SamplingSettings& s) {
+    model::SamplingParams p;
+    p.temperature = s.temperature;
+    p.top_k = s.top_k;
+    p.top_p = s.top_p;
+    p.min_p = s.min_p;
+    p.repetition_penalty = s.repetition_penalty;
+    p.seed = s.seed;
+    return p;
+}
+
 uint64_t kv_bytes_per_position(const io::ModelConfig& c, uint64_t elem) {
-    return static_cast<uint64_t>(c.num_hidden_layers) * 2 * static_cast<uint64_t>(c.num_key_value_heads) *
-           static_cast<uint64_t>(c.head_dim) * elem;
+    return io::kv_bytes_per_position(c.num_hidden_layers, c.num_key_value_heads, c.head_dim, elem);
 }
 
 } // namespace
@@ -89,13 +100,7 @@ MemoryEstimate estimate_load_memory(const fs::path& model_dir, const std::string
     const io::ModelConfig& c = dir.config();
     const uint64_t elem = element_size(resolve_dtype(device, dtype));
     const int64_t positions = context > 0 ? std::min(context, c.max_position_embeddings) : c.max_position_embeddings;
-    MemoryEstimate m;
-    m.weights = static_cast<uint64_t>(c.num_parameters()) * elem;
-    m.kv_cache = kv_bytes_per_position(c, elem) * static_cast<uint64_t>(positions);
-    // The same allowance as the Model view's check (ui/model_summary.cpp), so
-    // the two never disagree about whether a model fits.
-    m.workspace = std::max<uint64_t>(m.weights / 10, 256ull << 20);
-    return m;
+    return io::estimate_memory(c, elem, positions);
 }
 
 std::vector<io::ChatMessage> Conversation::all_messages() const {
@@ -108,14 +113,7 @@ std::vector<io::ChatMessage> Conversation::all_messages() const {
 
 void SamplingSettings::validate() const {
     if (max_new_tokens < 1) throw Error("max tokens", "must be at least 1 (is " + std::to_string(max_new_tokens) + ")");
-    model::SamplingParams p;
-    p.temperature = temperature;
-    p.top_k = top_k;
-    p.top_p = top_p;
-    p.min_p = min_p;
-    p.repetition_penalty = repetition_penalty;
-    p.seed = seed;
-    p.validate();
+    engine_params(*this).validate();
 }
 
 const std::string& plain_chat_template() {
@@ -254,15 +252,13 @@ void ChatSession::load(const fs::path& model_dir, const LoadSettings& settings, 
 SamplingSettings ChatSession::default_sampling() const {
     impl_->require_loaded();
     const io::GenerationConfig& g = impl_->generation;
+    const model::SamplingParams p = model::SamplingParams::from_generation_config(g);
     SamplingSettings s;
-    // As transformers' generate: the knobs matter only when the model samples.
-    if (g.do_sample) {
-        s.temperature = g.temperature;
-        s.top_k = g.top_k;
-        s.top_p = g.top_p;
-        s.min_p = g.min_p;
-    }
-    s.repetition_penalty = g.repetition_penalty;
+    s.temperature = p.temperature;
+    s.top_k = p.top_k;
+    s.top_p = p.top_p;
+    s.min_p = p.min_p;
+    s.repetition_penalty = p.repetition_penalty;
     if (g.max_new_tokens) s.max_new_tokens = std::max<int64_t>(1, *g.max_new_tokens);
     return s;
 }
@@ -327,12 +323,7 @@ ChatReply ChatSession::generate(const Conversation& conversation, const Sampling
 
     model::GenerationParams params;
     params.max_new_tokens = sampling.max_new_tokens;
-    params.sampling.temperature = sampling.temperature;
-    params.sampling.top_k = sampling.top_k;
-    params.sampling.top_p = sampling.top_p;
-    params.sampling.min_p = sampling.min_p;
-    params.sampling.repetition_penalty = sampling.repetition_penalty;
-    params.sampling.seed = sampling.seed;
+    params.sampling = engine_params(sampling);
     params.eos_ids = impl_->eos_ids;
 
     model::TokenCallback forward;

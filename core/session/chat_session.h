@@ -33,6 +33,7 @@
 
 #include "core/common/progress.h"
 #include "core/io/chat_template.h"
+#include "core/io/memory_estimate.h"
 
 namespace glq::session {
 
@@ -52,12 +53,7 @@ std::string resolve_dtype(const std::string& device, const std::string& dtype);
 // config.json only (nothing is loaded). A GLQ checkpoint is decoded once at
 // load into dense weights in the compute dtype (see glq_linear.h), so it
 // needs what the dense model needs.
-struct MemoryEstimate {
-    uint64_t weights = 0;    // parameters x element size
-    uint64_t kv_cache = 0;   // K and V of every layer for `context` tokens, batch 1
-    uint64_t workspace = 0;  // activations, logits, runtime slack: 10 % of the weights, >= 256 MiB
-    uint64_t total() const { return weights + kv_cache + workspace; }
-};
+using MemoryEstimate = io::MemoryEstimate;
 // `context` <= 0 means the model's whole context. Throws glq::Error naming
 // the folder/file when it is not a readable model folder.
 MemoryEstimate estimate_load_memory(const std::filesystem::path& model_dir, const std::string& device,

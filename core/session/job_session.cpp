@@ -2,11 +2,9 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -58,31 +56,6 @@ quant::QuantizationCallbacks job_callbacks(const JobCallbacks& cb) {
     if (cb.on_layer) q.on_layer = [f = cb.on_layer](const quant::LayerResult& r) { f(report_of(r)); };
     return q;
 }
-
-// The job reads a bpw map from a file (the CLI's --bpw-map); the GUI's map
-// lives in memory, so it goes through a private temporary file that is
-// removed whatever happens.
-class TempMapFile {
-public:
-    explicit TempMapFile(const std::map<std::string, int>& layers) {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("glq-bpw-map-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".json");
-        quant::BpwMap map;
-        map.layers = layers;
-        map.save(path_);
-    }
-    ~TempMapFile() {
-        std::error_code ec;
-        fs::remove(path_, ec);
-    }
-    TempMapFile(const TempMapFile&) = delete;
-    TempMapFile& operator=(const TempMapFile&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 json read_json_file(const fs::path& path) {
     const std::string text = read_file(path);
@@ -154,11 +127,7 @@ QuantizeResult quantize(const JobOptions& options, const JobCallbacks& callbacks
             throw Error(options.output_dir.string(), "already exists (choose another folder or allow replacing it)");
     }
     quant::QuantizationJobOptions q = job_options(options);
-    std::optional<TempMapFile> map;
-    if (!options.bpw_map.empty()) {
-        map.emplace(options.bpw_map);
-        q.bpw_map_file = map->path();
-    }
+    if (!options.bpw_map.empty()) q.bpw_map = quant::BpwMap{options.bpw_map, std::nullopt};
     const quant::QuantizationSummary s = quant::run_quantization_job(q, job_callbacks(callbacks));
 
     QuantizeResult r;

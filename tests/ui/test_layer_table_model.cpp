@@ -100,9 +100,9 @@ private slots:
 
     void memoryEstimate() {
         const MemoryEstimate bf16 = estimate_memory(summary_, 2, 512);
-        QCOMPARE(bf16.weights, quint64(260032) * 2);
+        QCOMPARE(bf16.weights, uint64_t(260032) * 2);
         // 5 layers x K,V x 4 kv heads x head dim 8 x 512 tokens x 2 bytes
-        QCOMPARE(bf16.kv_cache, quint64(5 * 2 * 4 * 8 * 512 * 2));
+        QCOMPARE(bf16.kv_cache, uint64_t(5 * 2 * 4 * 8 * 512 * 2));
         const MemoryEstimate f32 = estimate_memory(summary_, 4, 512);
         QCOMPARE(f32.weights, 2 * bf16.weights);
         QVERIFY(f32.total() > bf16.total());

@@ -1,0 +1,27 @@
+#pragma once
+// What loading a model for chat needs on a device, from its shape alone
+// (config.json), before anything is loaded: the one estimate behind the
+// Model view's "fits" check and the Compare panes' memory read-out, so the
+// two never disagree. Plain C++ (no LibTorch, no Qt).
+
+#include <cstdint>
+
+namespace glq::io {
+
+struct ModelConfig;
+
+struct MemoryEstimate {
+    uint64_t weights = 0;    // parameters x element size
+    uint64_t kv_cache = 0;   // K and V of every layer for `context` tokens, batch 1
+    uint64_t workspace = 0;  // activations, logits, runtime slack (see memory_estimate.cpp)
+    uint64_t total() const { return weights + kv_cache + workspace; }
+};
+
+// K and V of every layer for one position.
+uint64_t kv_bytes_per_position(int64_t layers, int64_t kv_heads, int64_t head_dim, uint64_t bytes_per_element);
+
+MemoryEstimate estimate_memory(int64_t parameters, int64_t layers, int64_t kv_heads, int64_t head_dim,
+                               uint64_t bytes_per_element, int64_t context);
+MemoryEstimate estimate_memory(const ModelConfig& config, uint64_t bytes_per_element, int64_t context);
+
+} // namespace glq::io

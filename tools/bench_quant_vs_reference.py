@@ -10,8 +10,9 @@ then every checkpoint is scored by the same evaluator, `glqw ppl` in float32:
 ours and the reference's e8_shell checkpoints load natively; the reference's
 trellis checkpoints (a format our engine does not read yet) are first turned
 into dense weights by the reference's own layers (tools/reference_glq.py
-dense: W = layer(I)^T). The reference's e8_shell checkpoints also go through
-that dense route as a check that the route is faithful.
+dense: W = layer(I)^T). With --dense-check the reference's e8_shell
+checkpoints also go through that dense route, a check that the route is
+faithful.
 
 Each quantization runs in its own process; the benchmark records its wall time,
 peak host memory (the child's max RSS) and peak GPU memory (nvidia-smi's
@@ -158,6 +159,9 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--skip-ours", action="store_true", help="only the reference (e.g. trellis in a second call)")
+    p.add_argument("--dense-check", action="store_true",
+                   help="also score the reference's e8_shell checkpoints through the dense route (a check "
+                        "of that route; trellis always takes it)")
     a = p.parse_args()
 
     work = Path(a.workdir)
@@ -211,7 +215,7 @@ def main():
                     continue
                 if tool == "glqw" or codebook == "e8_shell":
                     ppls.append(glqw_ppl(a, out, work / f"ppl-{label}-s{seed}.log"))
-                if tool == "reference":
+                if tool == "reference" and (codebook != "e8_shell" or a.dense_check):
                     dense = dense_of(a, out, work / f"{label}-s{seed}-dense", work / f"dense-{label}-s{seed}.log")
                     if dense:
                         dense_ppls.append(glqw_ppl(a, dense, work / f"ppl-{label}-s{seed}-dense.log"))

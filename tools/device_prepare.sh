@@ -3,24 +3,24 @@
 # along (the device machine has no network and does not see ../shared):
 #   .carry/src          `git archive` of HEAD: the exact commit a device run builds
 #   .carry/include      nlohmann/json.hpp (no Debian package there)
-#   .carry/shared-data  the parts of ../shared/data that tests and benchmarks read
-#   .carry/bench        calibration (Brown, gzipped) and evaluation (WikiText-2 test) text only
+#   .carry/data         shared-data.tgz: the parts of ../shared/data that tests and
+#                       benchmarks read (Brown, WikiText-2, tinyshakespeare, small
+#                       models, tokenizers), 9 MB gzipped instead of 28 MB loose,
+#                       so that it fits in one call beside a demo part
 #   .carry/demo-{a,b,c} the demo GGUF in three parts (a call carries at most 64 MiB)
 #   .whl                wheels for Python 3.12 the device lacks (glq, gguf)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SHARED="${GLQ_SHARED_DATA:-$ROOT/../shared/data}"
-mkdir -p .carry/include .carry/shared-data .whl
+mkdir -p .carry/include .carry/data .whl
 rm -rf .carry/src && mkdir -p .carry/src
 git archive --format=tar.gz -o .carry/src/head.tar.gz HEAD
 git rev-parse --short HEAD > .carry/src/commit.txt
 cp -r /usr/include/nlohmann .carry/include/
-rm -rf .carry/shared-data && mkdir -p .carry/shared-data
-cp -r "$SHARED/models" "$SHARED/tokenizers" "$SHARED/wikitext-2-raw" "$SHARED/brown" "$SHARED/tinyshakespeare" .carry/shared-data/
-rm -rf .carry/bench && mkdir -p .carry/bench/brown
-cp -r "$SHARED/wikitext-2-raw" .carry/bench/
-gzip -c "$SHARED/brown/brown.txt" > .carry/bench/brown/brown.txt.gz
+rm -rf .carry/shared-data .carry/bench .carry/data && mkdir -p .carry/data
+tar -czf .carry/data/shared-data.tgz -C "$SHARED" --transform 's,^,shared-data/,' \
+  models tokenizers wikitext-2-raw brown tinyshakespeare
 if [ ! -f .carry/demo-c/demo.part.02 ]; then
   for p in a b c; do mkdir -p ".carry/demo-$p"; done
   split -n 3 -d models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/glq-demo.part.

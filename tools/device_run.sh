@@ -57,7 +57,7 @@ build() {
   prefix="$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)')"
   cmake -S . -B "$BUILD" -G Ninja -DGLQ_BUILD_GUI=OFF -DGLQ_CUDA_ARCHITECTURES=90 \
         -DCMAKE_PREFIX_PATH="$prefix" -DGLQ_TEST_PYTHON="$(command -v $PY)" \
-        -DGLQ_SHARED_DATA_DIR="$ROOT/.carry/shared-data" > "$OUT/cmake.log" 2>&1 \
+        -DGLQ_SHARED_DATA_DIR="$SHARED_DATA" > "$OUT/cmake.log" 2>&1 \
     || { tail -30 "$OUT/cmake.log"; return 1; }
   ninja -C "$BUILD" -k 0 -j 16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; return 1; }
   echo "build ok"
@@ -86,9 +86,9 @@ run_tests() {
     exe="$(find "$BUILD/tests" -maxdepth 1 -type f -name "$t" | head -1)"
     [ -n "$exe" ] || continue
     { echo "== $t"; ldd "$exe" | head -40
-      GLQ_SHARED_DATA="$ROOT/.carry/shared-data" GLQ_TEST_DATA="$ROOT/tests/data" LD_DEBUG=bindings "$exe" 2>&1 \
+      GLQ_SHARED_DATA="$SHARED_DATA" GLQ_TEST_DATA="$ROOT/tests/data" LD_DEBUG=bindings "$exe" 2>&1 \
         | grep -E "binding file .*(filesystem|_ZNSt10filesystem|_ZNKSt10filesystem)" | sort -u | head -40
-      GLQ_SHARED_DATA="$ROOT/.carry/shared-data" GLQ_TEST_DATA="$ROOT/tests/data" "$exe" 2>&1 | tail -40
+      GLQ_SHARED_DATA="$SHARED_DATA" GLQ_TEST_DATA="$ROOT/tests/data" "$exe" 2>&1 | tail -40
     } > "$OUT/crash-$t.txt" 2>&1
   done
   return $rc
@@ -110,17 +110,20 @@ bench() {
   fi
 }
 
-# Calibration and evaluation text for the quantization benchmarks (carried
-# as .carry/bench; .carry/shared-data has them too when it is carried).
+# The shared data (tests' fixtures, calibration and evaluation text), carried
+# gzipped as .carry/data/shared-data.tgz and unpacked once to a place that
+# survives between calls of a warm machine.
+SHARED_DATA=/tmp/glq-shared-data
+unpack_data() {
+  if [ -f .carry/data/shared-data.tgz ] && [ ! -f "$SHARED_DATA/.complete" ]; then
+    rm -rf "$SHARED_DATA" && mkdir -p "$SHARED_DATA"
+    tar -xzf .carry/data/shared-data.tgz -C "$SHARED_DATA" --strip-components=1 && touch "$SHARED_DATA/.complete"
+  fi
+}
+
 bench_text() {
-  local d
-  for d in "$ROOT/.carry/bench" "$ROOT/.carry/shared-data"; do
-    if [ -f "$d/brown/brown.txt.gz" ] && [ ! -f "$d/brown/brown.txt" ]; then
-      gzip -dc "$d/brown/brown.txt.gz" > "$d/brown/brown.txt"
-    fi
-    [ -f "$d/brown/brown.txt" ] && { echo "$d"; return; }
-  done
-  echo "no calibration text carried (.carry/bench)" >&2; return 1
+  [ -f "$SHARED_DATA/brown/brown.txt" ] && { echo "$SHARED_DATA"; return; }
+  echo "no calibration text (carry .carry/data once)" >&2; return 1
 }
 
 quant_bench() {  # $1 = smoke | full
@@ -154,6 +157,7 @@ pristine() {
 }
 
 stash
+unpack_data
 for stage in "$@"; do
   case "$stage" in
     stash) ;;

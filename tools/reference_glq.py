@@ -86,10 +86,14 @@ def load_reference_model(ckpt, device):
     for f in sorted(ckpt.glob("*.safetensors")):
         state.update(load_file(str(f)))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    # Tied lm_head and the reference's optional per-layer buffers may be absent.
+    # Tied lm_head and the reference's optional per-layer buffers may be absent:
+    # the shell's later stages, and trellis's second stage (5-8 bpw only) and
+    # tlut (HYB only; 3INST, the default, has none). The modules register them
+    # as zeros / empty tensors, which is what "absent" means to them.
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
     missing = [k for k in missing if not any(k.endswith(s) for s in
-               ("Qidxs2", "Qidxs3", "Qidxs4", "inv_resid_scale", "inv_resid_scale2", "inv_resid_scale3"))]
+               ("Qidxs2", "Qidxs3", "Qidxs4", "inv_resid_scale", "inv_resid_scale2", "inv_resid_scale3",
+                "trellis_packed2", "tlut"))]
     if missing:
         raise SystemExit(f"{ckpt}: tensors missing from the checkpoint: {missing[:8]}")
     if config.tie_word_embeddings:
@@ -101,7 +105,14 @@ def load_reference_model(ckpt, device):
 
 
 def cmd_dense(a):
+    import os
     import shutil
+
+    # The reference's fused CPU trellis op (glq._C_cpu) rejects a plain 2-D
+    # CPU input on this torch ("x must be a CPU (B, in) tensor"); its own
+    # switch sends the layers to the pure-torch decode, the reference's
+    # reference path, which is what a faithful dense copy wants anyway.
+    os.environ.setdefault("GLQ_FUSED_TRELLIS_CPU", "0")
 
     import torch
     from safetensors.torch import save_file

@@ -103,11 +103,11 @@ def glqw_ppl(a, model_dir, log_path):
     return float(m.group(1))
 
 
-def quantize_ours(a, bpw, seed, out, log):
+def quantize_ours(a, bpw, seed, out, log, tune_iters=0):
     shutil.rmtree(out, ignore_errors=True)
     return measured([a.glqw, "quantize", a.model, "--bpw", str(bpw), "--out", str(out), "--calib", a.calib,
                      "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(seed),
-                     "--device", a.device, "--no-cache"], log)
+                     "--device", a.device, "--no-cache", "--tune-iters", str(tune_iters)], log)
 
 
 def quantize_reference(a, bpw, codebook, seed, out, log):
@@ -157,6 +157,8 @@ def main():
     p.add_argument("--eval-windows", type=int, default=0, help="0 = the whole text")
     p.add_argument("--timing-bpw", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tune-iters", type=int, nargs="+", default=[0],
+                   help="glqw --tune-iters values to run (each is a row; 0 = the reference's algorithm)")
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--skip-ours", action="store_true", help="only the reference (e.g. trellis in a second call)")
     p.add_argument("--dense-check", action="store_true",
@@ -186,10 +188,11 @@ def main():
     save()
 
     for bpw in a.bpw:
-        tools = ([] if a.skip_ours else [("glqw", None)]) + \
-            ([] if a.skip_reference else [("reference", cb) for cb in a.codebooks])
-        for tool, codebook in tools:
-            label = f"{tool}-{codebook}-{bpw}" if codebook else f"{tool}-{bpw}"
+        tools = ([] if a.skip_ours else [("glqw", None, t) for t in a.tune_iters]) + \
+            ([] if a.skip_reference else [("reference", cb, 0) for cb in a.codebooks])
+        for tool, codebook, tune in tools:
+            name = f"{tool}-tune{tune}" if tool == "glqw" and tune else tool
+            label = f"{name}-{codebook}-{bpw}" if codebook else f"{name}-{bpw}"
             times, ppls, dense_ppls = [], [], []
             for si, seed in enumerate(a.seeds):
                 out = work / f"{label}-s{seed}"
@@ -198,9 +201,10 @@ def main():
                 ok = True
                 for r in range(runs):
                     log = work / f"{label}-s{seed}.run{r}.log"
-                    run = (quantize_ours(a, bpw, seed, out, log) if tool == "glqw"
+                    run = (quantize_ours(a, bpw, seed, out, log, tune) if tool == "glqw"
                            else quantize_reference(a, bpw, codebook, seed, out, log))
-                    run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "seed": seed, "repeat": r})
+                    run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "seed": seed,
+                                "repeat": r, "tune_iters": tune})
                     results["runs"].append(run)
                     save()
                     print(f"{label} seed {seed} run {r}: {run['wall_s']} s, rss {run['peak_rss_mib']} MiB, "

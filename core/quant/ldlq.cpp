@@ -171,18 +171,22 @@ LdlqResult ldlq_quantize(const torch::Tensor& w_in, const torch::Tensor& h_in, i
 
     // The reference's 3-tier fallback: its 1% damping, then +10% of the mean
     // diagonal (at least 1e-6) on top, then the identity.
-    std::optional<BlockLdl> ldl = try_block_ldl(with_damping(h64, options.damping));
+    // h_factored is the matrix that factorised (the tuning passes use it too).
+    torch::Tensor h_factored = with_damping(h64, options.damping);
+    std::optional<BlockLdl> ldl = try_block_ldl(h_factored);
     if (!ldl) {
         out.damping_tier = DampingTier::Heavy;
         const double heavy = std::max(0.1 * h64.diagonal().mean().item<double>(), 1e-6);
-        const torch::Tensor h_heavy = h64 + heavy * torch::eye(n, h64.options());
-        ldl = try_block_ldl(with_damping(h_heavy, options.damping));
+        h_factored = with_damping(h64 + heavy * torch::eye(n, h64.options()), options.damping);
+        ldl = try_block_ldl(h_factored);
     }
     if (!ldl) {
         out.damping_tier = DampingTier::Identity;
-        ldl = block_ldl(with_damping(torch::eye(n, h64.options()), options.damping));
+        h_factored = with_damping(torch::eye(n, h64.options()), options.damping);
+        ldl = block_ldl(h_factored);
     }
     const torch::Tensor l = ldl->L.to(torch::kFloat32);
+    if (options.tune_iters < 0) throw Error("LDLQ", "tune_iters must be >= 0, got " + std::to_string(options.tune_iters));
 
     const double rms = w.pow(2).mean().sqrt().item<double>();
     out.wscale = rms > 1e-10 ? static_cast<float>(static_cast<float>(rms) * kE8OptScale) : 1.0f;
@@ -194,30 +198,80 @@ LdlqResult ldlq_quantize(const torch::Tensor& w_in, const torch::Tensor& h_in, i
     for (int64_t s = 0; s < stages; ++s)
         out.indices.push_back(torch::zeros({m, num_blocks}, torch::TensorOptions().dtype(torch::kInt64).device(device)));
 
-    // resid = Wr - Ŵr over the blocks already quantised (to the right of k).
-    torch::Tensor resid = torch::zeros_like(wr);
-    const int64_t report_every = std::max<int64_t>(1, num_blocks / 100);
-    for (int64_t k = num_blocks - 1; k >= 0; --k) {
-        if (options.cancel) options.cancel->check();
-        const int64_t kb = k * kLdlqBlock, ke = kb + kLdlqBlock;
-        torch::Tensor target = wr.slice(1, kb, ke).clone();
-        if (options.error_feedback && ke < n) target.add_(resid.slice(1, ke).mm(l.slice(0, ke).slice(1, kb, ke)));
-
+    // One block's target through every residual stage: the reconstruction
+    // (in Wr's units) and the per-stage indices [m] of each stage.
+    auto quantize_block = [&](const torch::Tensor& target) {
+        std::vector<torch::Tensor> idx_per_stage;
         torch::Tensor recon;
         torch::Tensor stage_input = target;
         for (int64_t s = 0; s < stages; ++s) {
             auto [dec, idx] = nearest(stage_input, recipe.codebook_sizes[s], table);
-            out.indices[s].select(1, k).copy_(idx);
+            idx_per_stage.push_back(idx);
             if (s == 0)
                 recon = dec.clone();
             else
                 recon.add_(dec, recipe.stage_weights[s]);
             if (s + 1 < stages) stage_input = (stage_input - dec) * recipe.resid_scales[s];
         }
-        resid.slice(1, kb, ke).copy_(wr.slice(1, kb, ke) - recon);
+        return std::make_pair(recon, idx_per_stage);
+    };
 
-        if (options.progress && ((num_blocks - k) % report_every == 0 || k == 0))
-            options.progress(Progress{"quantize", "LDLQ", num_blocks - k, num_blocks, "blocks"});
+    // resid = Wr - Ŵr over the blocks already quantised (to the right of k).
+    torch::Tensor resid = torch::zeros_like(wr);
+    const int64_t total_steps = num_blocks * (1 + options.tune_iters);
+    const int64_t report_every = std::max<int64_t>(1, total_steps / 100);
+    auto report = [&](int64_t done) {
+        if (options.progress && (done % report_every == 0 || done == total_steps))
+            options.progress(Progress{"quantize", "LDLQ", done, total_steps, "blocks"});
+    };
+    for (int64_t k = num_blocks - 1; k >= 0; --k) {
+        if (options.cancel) options.cancel->check();
+        const int64_t kb = k * kLdlqBlock, ke = kb + kLdlqBlock;
+        torch::Tensor target = wr.slice(1, kb, ke).clone();
+        if (options.error_feedback && ke < n) target.add_(resid.slice(1, ke).mm(l.slice(0, ke).slice(1, kb, ke)));
+
+        auto [recon, idx] = quantize_block(target);
+        for (int64_t s = 0; s < stages; ++s) out.indices[s].select(1, k).copy_(idx[s]);
+        resid.slice(1, kb, ke).copy_(wr.slice(1, kb, ke) - recon);
+        report(num_blocks - k);
+    }
+
+    if (options.tune_iters > 0) {
+        // Block coordinate descent on tr(R·H·Rᵀ), R = Wr - Ŵr, with the
+        // Hessian the sweep factorised (damped the same way). E = R·H is kept
+        // up to date as blocks change: Ŵ_k += δ  =>  E -= δ·H[k, :].
+        const torch::Tensor hf = h_factored.to(torch::kFloat32);
+        // H_kk⁻¹ for every diagonal block, in float64 then float32: [nb, 8, 8].
+        const torch::Tensor h_blocks =
+            torch::diagonal(h_factored.reshape({num_blocks, kLdlqBlock, num_blocks, kLdlqBlock}), 0, 0, 2)
+                .permute({2, 0, 1});
+        const torch::Tensor h_blocks_f = h_blocks.to(torch::kFloat32).contiguous();
+        const torch::Tensor h_blocks_inv = torch::linalg_inv(h_blocks).to(torch::kFloat32).contiguous();
+        torch::Tensor e = resid.mm(hf);
+        int64_t done = num_blocks;
+        for (int it = 0; it < options.tune_iters; ++it) {
+            for (int64_t k = num_blocks - 1; k >= 0; --k) {
+                if (options.cancel) options.cancel->check();
+                const int64_t kb = k * kLdlqBlock, ke = kb + kLdlqBlock;
+                const torch::Tensor what_k = wr.slice(1, kb, ke) - resid.slice(1, kb, ke);  // Ŵr_k
+                const torch::Tensor e_k = e.slice(1, kb, ke);
+                const torch::Tensor target = what_k + e_k.mm(h_blocks_inv[k]);
+                auto [recon, idx] = quantize_block(target);
+                // The exact change of each row's proxy: -2·δ·E_kᵀ + δ·H_kk·δᵀ.
+                torch::Tensor delta = recon - what_k;
+                const torch::Tensor change =
+                    (delta.mm(h_blocks_f[k]) * delta).sum(1) - 2.0 * (delta * e_k).sum(1);
+                const torch::Tensor keep = change < 0;  // [m]
+                delta = delta * keep.unsqueeze(1).to(delta.scalar_type());
+                for (int64_t s = 0; s < stages; ++s) {
+                    torch::Tensor col = out.indices[s].select(1, k);
+                    col.copy_(torch::where(keep, idx[s], col));
+                }
+                resid.slice(1, kb, ke).sub_(delta);
+                e.sub_(delta.mm(hf.slice(0, kb, ke)));
+                report(++done);
+            }
+        }
     }
 
     out.w_hat = decode_shell(out.indices, recipe.stage_weights, out.wscale);

@@ -72,6 +72,14 @@ struct LdlqOptions {
     // Relative damping added inside LDLQ: H + damp·mean(diag H)·I (the
     // reference's second 1%).
     double damping = 0.01;
+    // Refinement passes after the sweep (the reference's --tune-iters): each
+    // pass visits the blocks again, last to first, and re-quantises block k
+    // towards the proxy's optimum with every other block fixed,
+    //   target = Ŵ_k + ((W - Ŵ)·H)_k · H_kk⁻¹,
+    // through all residual stages. Unlike the reference, a row keeps its new
+    // codes only when they lower its proxy loss (the exact change is cheap:
+    // -2·δ·E_k + δ·H_kk·δᵀ per row), so a pass never makes a layer worse.
+    int tune_iters = 0;
     const CancelToken* cancel = nullptr;
     ProgressFn progress;  // called every few blocks, unit "blocks"
 };

@@ -263,13 +263,23 @@ std::optional<QuantizedLayer> load_resume_layer(const fs::path& file, const torc
 
 std::string resume_settings(const Prepared& p, const QuantizationJobOptions& o, const std::map<std::string, int>& plan) {
     json j = {{"calibration_key", hex64(p.calibration_key)}, {"propagate", o.propagate},
-              {"device", o.device.is_cuda() ? "cuda" : "cpu"}, {"plan", plan}};
+              {"device", o.device.is_cuda() ? "cuda" : "cpu"}, {"plan", plan},
+              {"tune_iters", o.tune_iters}};
     return j.dump(1);
 }
 
 // ---- bpw plan --------------------------------------------------------------
 
 bool is_integral(double v) { return std::fabs(v - std::round(v)) < 1e-9; }
+
+constexpr int kMaxTuneIters = 10;
+
+// Before any work: a bad value should not cost a model load.
+void check_tune_iters(const QuantizationJobOptions& o) {
+    if (o.tune_iters < 0 || o.tune_iters > kMaxTuneIters)
+        throw Error("--tune-iters", "must be between 0 and " + std::to_string(kMaxTuneIters) + " (got " +
+                                        std::to_string(o.tune_iters) + ")");
+}
 
 void check_rate_range(const QuantizationJobOptions& o) {
     if (o.min_bpw < 2 || o.max_bpw > 8 || o.min_bpw > o.max_bpw)
@@ -307,6 +317,7 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
             for (int b : bpws) {
                 LayerQuantOptions lo;
                 lo.bpw = b;
+                lo.tune_iters = o.tune_iters;
                 lo.cancel = cb.cancel;
                 const QuantizedLayer q = quantize_layer(w, h.for_linear(prefix), lo);
                 table.record(prefix, w.size(0), w.size(1), b, q.metrics.proxy_loss);
@@ -347,6 +358,7 @@ std::map<std::string, int> resolve_plan(Prepared& p, const QuantizationJobOption
 
 SensitivityTable run_profile(const QuantizationJobOptions& o, const std::vector<int>& bpws,
                              const QuantizationCallbacks& cb) {
+    check_tune_iters(o);
     if (bpws.empty()) throw Error("--bpws", "no rates to profile");
     for (int b : bpws)
         if (b < 2 || b > 8) throw Error("--bpws", "rates must be between 2 and 8 (got " + std::to_string(b) + ")");
@@ -364,6 +376,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     torch::NoGradGuard no_grad;
     const auto started = Clock::now();
     if (o.output_dir.empty()) throw Error("--out", "no output folder given");
+    check_tune_iters(o);
     {
         std::error_code ec;
         if (fs::exists(o.output_dir, ec) && fs::equivalent(o.output_dir, o.model_dir, ec))
@@ -443,6 +456,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
                 const model::DenseLinear& dense = dense_of(*p.model, prefix);
                 LayerQuantOptions lo;
                 lo.bpw = r.bpw;
+                lo.tune_iters = o.tune_iters;
                 lo.cancel = cb.cancel;
                 QuantizedLayer q = quantize_layer(dense.weight().to(torch::kFloat32), h->for_linear(prefix), lo,
                                                   dense.bias().defined() ? dense.bias().to(torch::kFloat32)
@@ -490,6 +504,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     contents.run.source_model = o.model_dir.string();
     contents.run.nsamples = o.calibration.nsamples;
     contents.run.seqlen = o.calibration.seqlen;
+    contents.run.tune_iters = o.tune_iters;
     contents.run.total_time_s = seconds_since(started);
     p.model.reset();
     try {

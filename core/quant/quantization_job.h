@@ -75,6 +75,7 @@ struct QuantizationJobOptions {
     bool use_cache = true;
     bool propagate = true;                // sequential propagation (the reference's pipeline)
     bool resume = true;                   // reuse "<output>.glq-resume" when its settings match
+    int tune_iters = 0;                   // LDLQ refinement passes per linear (0..10)
 };
 
 struct LayerResult {

@@ -130,6 +130,7 @@ QuantizedLayer quantize_layer(const torch::Tensor& w_in, const torch::Tensor& h_
     LdlqOptions lo;
     lo.error_feedback = options.error_feedback;
     lo.damping = options.damping;
+    lo.tune_iters = options.tune_iters;
     lo.cancel = options.cancel;
     lo.progress = options.progress;
     const LdlqResult r = ldlq_quantize(w_tilde, h_tilde, options.bpw, lo);

@@ -52,6 +52,7 @@ struct LayerQuantOptions {
     double damping = 0.01;      // relative, applied before the RHT (and again inside LDLQ)
     uint64_t sign_seed = 42;    // the reference's RHT seed
     bool error_feedback = true;
+    int tune_iters = 0;         // LDLQ refinement passes (LdlqOptions::tune_iters)
     const CancelToken* cancel = nullptr;
     ProgressFn progress;
 };

@@ -131,6 +131,61 @@ GLQ_TEST(error_feedback_beats_plain_rounding_on_a_correlated_hessian) {
     }
 }
 
+GLQ_TEST(tuning_passes_never_raise_the_proxy_and_lower_it_at_low_rates) {
+    torch::manual_seed(12);
+    const int64_t m = 64, n = 128;
+    const torch::Tensor w = torch::randn({m, n});
+    const torch::Tensor h = correlated_hessian(n, 13);
+    for (int bpw : {2, 3, 4}) {
+        double previous = ldlq_quantize(w, h, bpw).proxy_loss;
+        const double untuned = previous;
+        for (int iters : {1, 2}) {
+            LdlqOptions tuned;
+            tuned.tune_iters = iters;
+            const LdlqResult r = ldlq_quantize(w, h, bpw, tuned);
+            // A row takes new codes only when its proxy falls (float32 on the
+            // way, float64 here: allow rounding, not a real increase).
+            CHECK_MSG(r.proxy_loss <= previous * (1 + 1e-5),
+                      "bpw " << bpw << ", " << iters << " passes: " << r.proxy_loss << " > " << previous);
+            CHECK_NEAR(r.proxy_loss, proxy_loss(w, r.w_hat, h), 1e-9 * r.proxy_loss);
+            previous = r.proxy_loss;
+        }
+        if (bpw == 2) CHECK_MSG(previous < 0.99 * untuned, "2 bpw: tuned " << previous << " vs " << untuned);
+    }
+}
+
+GLQ_TEST(tuning_keeps_nearest_rounding_on_an_identity_hessian) {
+    // With H = I the sweep's codes are already each block's optimum.
+    torch::manual_seed(14);
+    const torch::Tensor w = torch::randn({16, 64});
+    LdlqOptions tuned;
+    tuned.tune_iters = 2;
+    for (int bpw : {2, 3}) {
+        const LdlqResult plain = ldlq_quantize(w, torch::eye(64), bpw);
+        const LdlqResult r = ldlq_quantize(w, torch::eye(64), bpw, tuned);
+        for (size_t s = 0; s < r.indices.size(); ++s) CHECK(torch::equal(r.indices[s], plain.indices[s]));
+    }
+}
+
+GLQ_TEST(tuning_reports_progress_over_every_pass_and_keeps_small_stages_small) {
+    torch::manual_seed(15);
+    const torch::Tensor w = torch::randn({16, 64});
+    LdlqOptions tuned;
+    tuned.tune_iters = 2;
+    int64_t last_done = 0, last_total = 0;
+    tuned.progress = [&](const glq::Progress& p) {
+        last_done = p.done;
+        last_total = p.total;
+    };
+    const LdlqResult r = ldlq_quantize(w, correlated_hessian(64, 16), 3, tuned);
+    CHECK_EQ(last_total, int64_t{3 * 64 / 8});
+    CHECK_EQ(last_done, last_total);
+    CHECK(r.indices.back().max().item<int64_t>() < 256);
+    LdlqOptions negative;
+    negative.tune_iters = -1;
+    CHECK_THROWS_WITH(ldlq_quantize(w, torch::eye(64), 2, negative), "tune_iters");
+}
+
 GLQ_TEST(small_stage_indices_stay_in_the_first_256_rows) {
     torch::manual_seed(8);
     const torch::Tensor w = torch::randn({16, 32});

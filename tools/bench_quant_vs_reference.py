@@ -17,7 +17,9 @@ faithful.
 Each quantization runs in its own process; the benchmark records its wall time,
 peak host memory (the child's max RSS) and peak GPU memory (nvidia-smi's
 per-process figure, polled every 0.2 s, CUDA context included for both tools).
-The timing configuration (--timing-bpw) runs --repeats times; its median counts.
+The timing configuration (--timing-bpw, first seed, e8_shell) runs --repeats
+times, alone on the machine; its median counts. Every other quantization only
+feeds perplexity, and --parallel N runs N of those at once.
 With --seeds, each cell is quantized once per calibration draw and its
 perplexity is the median over the draws (the draw alone moves a 2-bpw
 perplexity by ~10% on the demo model).
@@ -159,6 +161,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--tune-iters", type=int, nargs="+", default=[0],
                    help="glqw --tune-iters values to run (each is a row; 0 = the reference's algorithm)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="untimed quantizations (other seeds, other bpw) to run at once; timed ones run alone")
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--skip-ours", action="store_true", help="only the reference (e.g. trellis in a second call)")
     p.add_argument("--dense-check", action="store_true",
@@ -187,67 +191,91 @@ def main():
     print(f"original: ppl {base}", flush=True)
     save()
 
+    # Every quantization to run. A timed run (the timing bpw, the first seed,
+    # e8_shell) runs alone, so its wall time is not shared with anything;
+    # the rest only feed perplexity medians and run --parallel at a time.
+    cells = []  # (label, tool, codebook, tune, bpw)
     for bpw in a.bpw:
-        tools = ([] if a.skip_ours else [("glqw", None, t) for t in a.tune_iters]) + \
-            ([] if a.skip_reference else [("reference", cb, 0) for cb in a.codebooks])
-        for tool, codebook, tune in tools:
-            name = f"{tool}-tune{tune}" if tool == "glqw" and tune else tool
-            label = f"{name}-{codebook}-{bpw}" if codebook else f"{name}-{bpw}"
-            times, ppls, dense_ppls = [], [], []
-            for si, seed in enumerate(a.seeds):
-                out = work / f"{label}-s{seed}"
-                # Timing repeats: the timing bpw, first seed, codebooks we time.
-                runs = a.repeats if (bpw == a.timing_bpw and si == 0 and codebook in (None, "e8_shell")) else 1
-                ok = True
-                for r in range(runs):
-                    log = work / f"{label}-s{seed}.run{r}.log"
-                    run = (quantize_ours(a, bpw, seed, out, log, tune) if tool == "glqw"
-                           else quantize_reference(a, bpw, codebook, seed, out, log))
-                    run.update({"tool": tool, "codebook": codebook or "e8_shell", "bpw": bpw, "seed": seed,
-                                "repeat": r, "tune_iters": tune})
-                    results["runs"].append(run)
-                    save()
-                    print(f"{label} seed {seed} run {r}: {run['wall_s']} s, rss {run['peak_rss_mib']} MiB, "
-                          f"gpu {run['peak_gpu_mib']} MiB, rc {run['rc']}", flush=True)
-                    if run["rc"] != 0:
-                        print(tail(log), flush=True)
-                        ok = False
-                        break
-                    if si == 0:
-                        times.append(run["wall_s"])
-                if not ok:
-                    continue
-                if tool == "glqw" or codebook == "e8_shell":
-                    ppls.append(glqw_ppl(a, out, work / f"ppl-{label}-s{seed}.log"))
-                if tool == "reference" and (codebook != "e8_shell" or a.dense_check):
-                    dense = dense_of(a, out, work / f"{label}-s{seed}-dense", work / f"dense-{label}-s{seed}.log")
-                    if dense:
-                        dense_ppls.append(glqw_ppl(a, dense, work / f"ppl-{label}-s{seed}-dense.log"))
-                        shutil.rmtree(dense, ignore_errors=True)
-                shutil.rmtree(out, ignore_errors=True)  # scored: keep the disk free for the next cell
-            if not times:
-                continue
-            entry = {"median_wall_s": statistics.median(times), "repeats": len(times), "seeds": a.seeds}
-            if ppls:
-                entry["ppl_per_seed"], entry["ppl"] = ppls, median_of(ppls)
-            if dense_ppls:
-                entry["ppl_dense_route_per_seed"], entry["ppl_dense_route"] = dense_ppls, median_of(dense_ppls)
-            scored = entry.get("ppl") or entry.get("ppl_dense_route")
-            if base and scored:
-                entry["ratio"] = scored / base
-            results["ppl"][label] = entry
-            print(f"{label}: {entry}", flush=True)
-            save()
+        if not a.skip_ours:
+            cells += [(f"glqw-tune{t}-{bpw}" if t else f"glqw-{bpw}", "glqw", None, t, bpw) for t in a.tune_iters]
+        if not a.skip_reference:
+            cells += [(f"reference-{cb}-{bpw}", "reference", cb, 0, bpw) for cb in a.codebooks]
+    jobs = []
+    for label, tool, codebook, tune, bpw in cells:
+        for si, seed in enumerate(a.seeds):
+            timed = bpw == a.timing_bpw and si == 0 and codebook in (None, "e8_shell")
+            for r in range(a.repeats if timed else 1):
+                jobs.append(dict(label=label, tool=tool, codebook=codebook, tune=tune, bpw=bpw, seed=seed,
+                                 repeat=r, timed=timed, last=(r == (a.repeats if timed else 1) - 1)))
+    lock = threading.Lock()
+    scored = {}  # (label, seed) -> {"ppl": .., "dense": ..}
 
-    print("\n| bpw | tool | ppl (median over seeds) | ratio | wall s (median) |")
-    print("|---|---|---|---|---|")
-    for label, e in results["ppl"].items():
-        if label == "original":
-            continue
-        ppl = e.get("ppl") or e.get("ppl_dense_route")
-        print(f"| {label.rsplit('-', 1)[1]} | {label.rsplit('-', 1)[0]} | {ppl} | "
-              f"{e.get('ratio', float('nan')):.4f} | {e['median_wall_s']} |")
+    def run_job(job):
+        out = work / f"{job['label']}-s{job['seed']}-r{job['repeat']}"
+        log = work / f"{job['label']}-s{job['seed']}.run{job['repeat']}.log"
+        run = (quantize_ours(a, job["bpw"], job["seed"], out, log, job["tune"]) if job["tool"] == "glqw"
+               else quantize_reference(a, job["bpw"], job["codebook"], job["seed"], out, log))
+        run.update({"tool": job["tool"], "codebook": job["codebook"] or "e8_shell", "bpw": job["bpw"],
+                    "seed": job["seed"], "repeat": job["repeat"], "tune_iters": job["tune"],
+                    "timed": job["timed"], "label": job["label"]})
+        with lock:
+            results["runs"].append(run)
+            save()
+            print(f"{job['label']} seed {job['seed']} run {job['repeat']}{'' if job['timed'] else ' (untimed)'}: "
+                  f"{run['wall_s']} s, rss {run['peak_rss_mib']} MiB, gpu {run['peak_gpu_mib']} MiB, rc {run['rc']}",
+                  flush=True)
+        if run["rc"] != 0:
+            print(tail(log), flush=True)
+        elif job["last"]:
+            score = {}
+            if job["tool"] == "glqw" or job["codebook"] == "e8_shell":
+                score["ppl"] = glqw_ppl(a, out, work / f"ppl-{job['label']}-s{job['seed']}.log")
+            if job["tool"] == "reference" and (job["codebook"] != "e8_shell" or a.dense_check):
+                dense = dense_of(a, out, work / f"{out.name}-dense", work / f"dense-{job['label']}-s{job['seed']}.log")
+                if dense:
+                    score["dense"] = glqw_ppl(a, dense, work / f"ppl-{job['label']}-s{job['seed']}-dense.log")
+                    shutil.rmtree(dense, ignore_errors=True)
+            with lock:
+                scored[(job["label"], job["seed"])] = score
+        shutil.rmtree(out, ignore_errors=True)  # scored: keep the disk free
+
+    for job in [j for j in jobs if j["timed"]]:
+        run_job(job)
+    rest = [j for j in jobs if not j["timed"]]
+    if rest:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=max(1, a.parallel)) as pool:
+            list(pool.map(run_job, rest))
+
+    for label, tool, codebook, tune, bpw in cells:
+        times = [r["wall_s"] for r in results["runs"] if r["label"] == label and r["timed"] and r["rc"] == 0]
+        ppls = [scored.get((label, s), {}).get("ppl") for s in a.seeds]
+        dense_ppls = [scored.get((label, s), {}).get("dense") for s in a.seeds]
+        entry = {"seeds": a.seeds, "timed_runs": len(times)}
+        if times:
+            entry["median_wall_s"] = statistics.median(times)
+            timed = [r for r in results["runs"] if r["label"] == label and r["timed"] and r["rc"] == 0]
+            entry["peak_rss_mib"] = max(r["peak_rss_mib"] for r in timed)
+            entry["peak_gpu_mib"] = max(r["peak_gpu_mib"] for r in timed)
+        if any(v is not None for v in ppls):
+            entry["ppl_per_seed"], entry["ppl"] = ppls, median_of(ppls)
+        if any(v is not None for v in dense_ppls):
+            entry["ppl_dense_route_per_seed"], entry["ppl_dense_route"] = dense_ppls, median_of(dense_ppls)
+        value = entry.get("ppl") or entry.get("ppl_dense_route")
+        if base and value:
+            entry["ratio"] = value / base
+        results["ppl"][label] = entry
+        print(f"{label}: {entry}", flush=True)
     save()
+
+    print("\n| bpw | tool | ppl per seed | median ppl | ratio | wall s (timed median) |")
+    print("|---|---|---|---|---|---|")
+    for label, tool, codebook, tune, bpw in cells:
+        e = results["ppl"][label]
+        per = e.get("ppl_per_seed") or e.get("ppl_dense_route_per_seed") or []
+        value = e.get("ppl") or e.get("ppl_dense_route")
+        print(f"| {bpw} | {label.rsplit('-', 1)[0]} | {', '.join('-' if v is None else f'{v:.4f}' for v in per)} | "
+              f"{value} | {e.get('ratio', float('nan')):.4f} | {e.get('median_wall_s', '-')} |")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def glqw_ppl(a, model_dir, log_path):
     return float(m.group(1))
 
 
-def quantize_ours(a, bpw, seed, out, log, tune_iters=0):
+def quantize_ours(a, bpw, seed, out, log, tune_iters="auto"):
     shutil.rmtree(out, ignore_errors=True)
     return measured([a.glqw, "quantize", a.model, "--bpw", str(bpw), "--out", str(out), "--calib", a.calib,
                      "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(seed),
@@ -159,8 +159,9 @@ def main():
     p.add_argument("--eval-windows", type=int, default=0, help="0 = the whole text")
     p.add_argument("--timing-bpw", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--tune-iters", type=int, nargs="+", default=[0],
-                   help="glqw --tune-iters values to run (each is a row; 0 = the reference's algorithm)")
+    p.add_argument("--tune-iters", nargs="+", default=["auto"],
+                   help="glqw --tune-iters values to run, each a row: auto (glqw's default), or a number "
+                        "(0 = the reference's algorithm)")
     p.add_argument("--parallel", type=int, default=1,
                    help="untimed quantizations (other seeds, other bpw) to run at once; timed ones run alone")
     p.add_argument("--skip-reference", action="store_true")
@@ -197,9 +198,10 @@ def main():
     cells = []  # (label, tool, codebook, tune, bpw)
     for bpw in a.bpw:
         if not a.skip_ours:
-            cells += [(f"glqw-tune{t}-{bpw}" if t else f"glqw-{bpw}", "glqw", None, t, bpw) for t in a.tune_iters]
+            cells += [(f"glqw-{bpw}" if t == "auto" else f"glqw-tune{t}-{bpw}", "glqw", None, t, bpw)
+                      for t in a.tune_iters]
         if not a.skip_reference:
-            cells += [(f"reference-{cb}-{bpw}", "reference", cb, 0, bpw) for cb in a.codebooks]
+            cells += [(f"reference-{cb}-{bpw}", "reference", cb, "0", bpw) for cb in a.codebooks]
     jobs = []
     for label, tool, codebook, tune, bpw in cells:
         for si, seed in enumerate(a.seeds):
@@ -237,6 +239,9 @@ def main():
                     shutil.rmtree(dense, ignore_errors=True)
             with lock:
                 scored[(job["label"], job["seed"])] = score
+                results.setdefault("scores", {})[f"{job['label']}/seed{job['seed']}"] = score
+                save()  # a call cut short still returns every score so far
+                print(f"{job['label']} seed {job['seed']}: {score}", flush=True)
         shutil.rmtree(out, ignore_errors=True)  # scored: keep the disk free
 
     for job in [j for j in jobs if j["timed"]]:

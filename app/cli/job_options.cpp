@@ -13,9 +13,10 @@ void add_calibration_options(ArgParser& args, const std::string& calib_help) {
         .option("seqlen", "L", "tokens per window", "512")
         .option("seed", "S", "seed of the window choice", "0")
         .option("device", "cpu|cuda", "where to run", "cpu")
-        .option("tune-iters", "N",
-                "refinement passes of LDLQ after its sweep (block coordinate descent on the proxy loss; "
-                "each pass costs about one more sweep)", "0")
+        .option("tune-iters", "N|auto",
+                "refinement passes of LDLQ after its sweep (block coordinate descent on the proxy loss; each "
+                "pass costs about one more sweep); auto: one pass for linears at 2 or 3 bpw, none above",
+                "auto")
         .option("cache-dir", "DIR", "Hessian cache folder")
         .flag("no-cache", "neither read nor write cached Hessians");
 }
@@ -31,7 +32,7 @@ void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptio
     o.calibration.seqlen = args.get_int("seqlen");
     o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
     o.device = model::parse_device(args.get("device"));
-    o.tune_iters = args.get_int("tune-iters");
+    o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : args.get_int("tune-iters");
     if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
     o.use_cache = !args.has("no-cache");
 }

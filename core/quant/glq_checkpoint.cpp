@@ -166,6 +166,11 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
     for (const auto& [p, m] : c.metrics) sqnr_sum += m.sqnr_db;
     json meta = qcfg;
     meta["tune_iters"] = c.run.tune_iters;
+    if (!c.run.tune_iters_by_bpw.empty()) {
+        json by_bpw = json::object();
+        for (const auto& [b, passes] : c.run.tune_iters_by_bpw) by_bpw[std::to_string(b)] = passes;
+        meta["tune_iters_by_bpw"] = by_bpw;
+    }
     meta["nsamples"] = c.run.nsamples;
     meta["seqlen"] = c.run.seqlen;
     meta["avg_sqnr_db"] = c.metrics.empty() ? 0.0 : std::round(sqnr_sum / c.metrics.size() * 100.0) / 100.0;

@@ -36,7 +36,8 @@ struct CheckpointRunInfo {
     std::string source_model;
     int64_t nsamples = 0;
     int64_t seqlen = 0;
-    int tune_iters = 0;
+    int tune_iters = 0;                      // the most passes any layer got
+    std::map<int, int> tune_iters_by_bpw;    // passes per rate in the plan
     double total_time_s = 0.0;
 };
 

@@ -276,8 +276,8 @@ constexpr int kMaxTuneIters = 10;
 
 // Before any work: a bad value should not cost a model load.
 void check_tune_iters(const QuantizationJobOptions& o) {
-    if (o.tune_iters < 0 || o.tune_iters > kMaxTuneIters)
-        throw Error("--tune-iters", "must be between 0 and " + std::to_string(kMaxTuneIters) + " (got " +
+    if (o.tune_iters != kTuneItersAuto && (o.tune_iters < 0 || o.tune_iters > kMaxTuneIters))
+        throw Error("--tune-iters", "must be auto or between 0 and " + std::to_string(kMaxTuneIters) + " (got " +
                                         std::to_string(o.tune_iters) + ")");
 }
 
@@ -288,6 +288,11 @@ void check_rate_range(const QuantizationJobOptions& o) {
 }
 
 } // namespace
+
+int tune_iters_for(int requested, int bpw) {
+    if (requested != kTuneItersAuto) return requested;
+    return bpw <= 3 ? 1 : 0;
+}
 
 fs::path default_hessian_cache_dir() {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "glq-workbench/hessians";
@@ -317,7 +322,7 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
             for (int b : bpws) {
                 LayerQuantOptions lo;
                 lo.bpw = b;
-                lo.tune_iters = o.tune_iters;
+                lo.tune_iters = tune_iters_for(o.tune_iters, b);
                 lo.cancel = cb.cancel;
                 const QuantizedLayer q = quantize_layer(w, h.for_linear(prefix), lo);
                 table.record(prefix, w.size(0), w.size(1), b, q.metrics.proxy_loss);
@@ -456,7 +461,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
                 const model::DenseLinear& dense = dense_of(*p.model, prefix);
                 LayerQuantOptions lo;
                 lo.bpw = r.bpw;
-                lo.tune_iters = o.tune_iters;
+                lo.tune_iters = tune_iters_for(o.tune_iters, r.bpw);
                 lo.cancel = cb.cancel;
                 QuantizedLayer q = quantize_layer(dense.weight().to(torch::kFloat32), h->for_linear(prefix), lo,
                                                   dense.bias().defined() ? dense.bias().to(torch::kFloat32)
@@ -504,7 +509,11 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     contents.run.source_model = o.model_dir.string();
     contents.run.nsamples = o.calibration.nsamples;
     contents.run.seqlen = o.calibration.seqlen;
-    contents.run.tune_iters = o.tune_iters;
+    for (const auto& [prefix, b] : plan) {
+        const int passes = tune_iters_for(o.tune_iters, b);
+        contents.run.tune_iters_by_bpw[b] = passes;
+        contents.run.tune_iters = std::max(contents.run.tune_iters, passes);
+    }
     contents.run.total_time_s = seconds_since(started);
     p.model.reset();
     try {

@@ -61,6 +61,13 @@
 
 namespace glq::quant {
 
+// The default number of LDLQ tuning passes: one at 2 and 3 bpw, none above.
+// Measured on the demo model (H200, docs/benchmarks.md): one pass takes the
+// 2-bpw perplexity ratio from 3.36 to 3.14 (median of three calibration
+// draws) but 4 bpw only from 1.111 to 1.102, for ~2/3 more time there.
+constexpr int kTuneItersAuto = -1;
+int tune_iters_for(int requested, int bpw);
+
 struct QuantizationJobOptions {
     std::filesystem::path model_dir;
     std::filesystem::path output_dir;
@@ -75,7 +82,8 @@ struct QuantizationJobOptions {
     bool use_cache = true;
     bool propagate = true;                // sequential propagation (the reference's pipeline)
     bool resume = true;                   // reuse "<output>.glq-resume" when its settings match
-    int tune_iters = 0;                   // LDLQ refinement passes per linear (0..10)
+    // LDLQ refinement passes per linear: 0..10, or kTuneItersAuto.
+    int tune_iters = kTuneItersAuto;
 };
 
 struct LayerResult {

@@ -158,7 +158,14 @@ GLQ_TEST(tuning_passes_lower_the_proxy_and_are_recorded) {
         run_quantization_job(o, cb);
         const auto meta = nlohmann::json::parse(glq::read_file(out / "quantize_config.json"));
         CHECK_EQ(meta.at("tune_iters").get<int>(), tune);
+        CHECK_EQ(meta.at("tune_iters_by_bpw").at("2").get<int>(), tune);
     }
+    // The default: one pass where it pays (2-3 bpw), none above.
+    CHECK_EQ(QuantizationJobOptions{}.tune_iters, kTuneItersAuto);
+    CHECK_EQ(tune_iters_for(kTuneItersAuto, 2), 1);
+    CHECK_EQ(tune_iters_for(kTuneItersAuto, 3), 1);
+    CHECK_EQ(tune_iters_for(kTuneItersAuto, 4), 0);
+    CHECK_EQ(tune_iters_for(2, 8), 2);
     // Layer 0's Hessians are the same in both runs; later layers see their
     // own predecessors, so compare the sums: one pass must not make it worse.
     std::cout << "summed 2-bpw proxy: untuned " << total[0] << ", one pass " << total[1] << "\n";
@@ -251,7 +258,7 @@ GLQ_TEST(bad_inputs_get_one_clear_message) {
     o = options_for(model, out, tmp, 4);
     o.tune_iters = 11;
     CHECK_THROWS_WITH(run_quantization_job(o), "--tune-iters");
-    o.tune_iters = -1;
+    o.tune_iters = -2;
     CHECK_THROWS_WITH(run_profile(o, {2}), "--tune-iters");
 
     o = options_for(model, out, tmp, 4);

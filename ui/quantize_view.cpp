@@ -130,6 +130,15 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
     flags->addStretch(1);
     form->addRow(flags);
 
+    tune_ = new QComboBox;
+    tune_->setObjectName(QStringLiteral("tunePasses"));
+    tune_->addItem(tr("auto (one pass at 2–3 bpw)"), -1);
+    for (int passes = 0; passes <= 3; ++passes) tune_->addItem(QString::number(passes), passes);
+    tune_->setToolTip(tr("Refinement passes of LDLQ after its sweep: each revisits every block and keeps new codes "
+                         "only where they lower the Hessian-weighted error. A pass costs about one more sweep; "
+                         "it pays most at low rates."));
+    form->addRow(tr("Tuning passes:"), tune_);
+
     run_ = new QPushButton(tr("Quantize"));
     run_->setObjectName(QStringLiteral("runQuantize"));
     connect(run_, &QPushButton::clicked, this, &QuantizeView::run);
@@ -285,6 +294,7 @@ void QuantizeView::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("quantize/min"), minBpw_->value());
     s.setValue(QStringLiteral("quantize/max"), maxBpw_->value());
     s.setValue(QStringLiteral("quantize/propagate"), propagate_->isChecked());
+    s.setValue(QStringLiteral("quantize/tunePasses"), tune_->currentData().toInt());
 }
 
 void QuantizeView::loadSettings(QSettings& s) {
@@ -293,6 +303,8 @@ void QuantizeView::loadSettings(QSettings& s) {
     minBpw_->setValue(s.value(QStringLiteral("quantize/min"), minBpw_->value()).toInt());
     maxBpw_->setValue(s.value(QStringLiteral("quantize/max"), maxBpw_->value()).toInt());
     propagate_->setChecked(s.value(QStringLiteral("quantize/propagate"), true).toBool());
+    const int tuneIndex = tune_->findData(s.value(QStringLiteral("quantize/tunePasses"), -1).toInt());
+    tune_->setCurrentIndex(tuneIndex >= 0 ? tuneIndex : 0);
 }
 
 glq::session::JobOptions QuantizeView::jobOptions() const {
@@ -303,6 +315,7 @@ glq::session::JobOptions QuantizeView::jobOptions() const {
     o.replace_existing = replace_->isChecked();
     o.resume = resume_->isChecked();
     o.propagate = propagate_->isChecked();
+    o.tune_iters = tune_->currentData().toInt();
     o.bpw_map.clear();
     if (useMap_->isChecked() && map_) {
         // The job quantizes the linears of the transformer blocks; an untied

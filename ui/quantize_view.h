@@ -116,6 +116,7 @@ private:
     QCheckBox* replace_;
     QCheckBox* resume_;
     QCheckBox* propagate_;
+    QComboBox* tune_;  // LDLQ tuning passes: item 0 = auto, then 0..3 (item data = passes, -1 = auto)
     QPushButton* run_;
     JobProgressPanel* progress_ = nullptr;
     QLabel* blockLabel_;

@@ -40,6 +40,7 @@ quant::QuantizationJobOptions job_options(const JobOptions& o) {
     q.cache_dir = o.cache_dir;
     q.use_cache = o.use_cache;
     q.propagate = o.propagate;
+    q.tune_iters = o.tune_iters < 0 ? quant::kTuneItersAuto : o.tune_iters;
     q.resume = o.resume;
     return q;
 }
@@ -220,6 +221,15 @@ std::string model_card_markdown(const fs::path& checkpoint_dir, const std::strin
     if (job.contains("propagate"))
         md << "| Hessians | " << (job.value("propagate", true) ? "sequential propagation (through the quantized layers before)"
                                                                  : "from the unquantized model") << " |\n";
+    if (meta.contains("tune_iters_by_bpw") && meta["tune_iters_by_bpw"].is_object()) {
+        md << "| LDLQ tuning passes |";
+        const char* sep = " ";
+        for (const auto& [b, passes] : meta["tune_iters_by_bpw"].items()) {
+            md << sep << passes.dump() << " at " << b << " bpw";
+            sep = ", ";
+        }
+        md << " |\n";
+    }
     if (meta.contains("avg_sqnr_db")) md << "| average SQNR | " << meta["avg_sqnr_db"].dump() << " dB |\n";
     if (meta.contains("total_time_s")) md << "| quantization time | " << meta["total_time_s"].dump() << " s";
     if (job.contains("device")) md << " on " << job["device"].get<std::string>();

@@ -57,6 +57,7 @@ struct JobOptions {
     std::filesystem::path output_dir;
     bool replace_existing = false;         // else an existing output folder is an error
     bool propagate = true;                 // sequential propagation, as the reference
+    int tune_iters = -1;                   // LDLQ refinement passes; -1 = auto (one at 2-3 bpw, none above)
     bool resume = false;                   // continue from "<output>.glq-resume" when its settings match
 };
 

@@ -150,6 +150,8 @@ GLQ_TEST(quantize_with_a_map_then_export_with_model_card_and_perplexity) {
     CHECK(glq::test::contains(card, "| model.layers.3.self_attn.k_proj | 4 |"));
     CHECK(glq::test::contains(card, "calib.txt"));
     CHECK(glq::test::contains(card, "6 x 64 tokens (seed 3)"));
+    // The default tuning: one pass at 2 bpw, none at 4.
+    CHECK_MSG(glq::test::contains(card, "| LDLQ tuning passes | 1 at 2 bpw, 0 at 4 bpw |"), card);
     std::ostringstream ppl;
     ppl << std::fixed << std::setprecision(4) << e.perplexity->perplexity;
     CHECK_MSG(glq::test::contains(card, "| this checkpoint | " + ppl.str() + " | 4 x 128 |"), card);

@@ -9,6 +9,7 @@
 //  * Calibration: Run profiles the model and the table feeds the bpw map.
 //  * MainWindow: a bad model folder -> one error dialog, the window usable.
 
+#include <QComboBox>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
@@ -313,7 +314,12 @@ private slots:
         QCOMPARE(q->modelDir(), tiny_);
         w.bpwModel()->setBpwByPattern(QStringLiteral("*.mlp.*"), 2);
         q->setUseBpwMap(true);
+        auto* tune = q->findChild<QComboBox*>(QStringLiteral("tunePasses"));
+        QVERIFY(tune);
+        QCOMPARE(q->jobOptions().tune_iters, -1);  // auto by default
+        tune->setCurrentIndex(tune->findData(2));
         const auto o = q->jobOptions();
+        QCOMPARE(o.tune_iters, 2);
         QCOMPARE(int(o.bpw_map.size()), 35);
         QCOMPARE(o.bpw_map.at("model.layers.1.mlp.up_proj"), 2);
         QCOMPARE(o.bpw_map.at("model.layers.1.self_attn.q_proj"), 4);

@@ -60,6 +60,30 @@ GLQ_TEST(gpu_quantize_layer_matches_cpu_quality_at_every_rate) {
     }
 }
 
+GLQ_TEST(gpu_tuning_passes_match_cpu_and_never_raise_the_proxy) {
+    require_cuda();
+    torch::manual_seed(15);
+    const torch::Tensor w = torch::randn({kRows, kCols}) * 0.02;
+    const torch::Tensor h = make_hessian(kCols, 16);
+    for (int bpw : {2, 3, 4}) {
+        LayerQuantOptions plain;
+        plain.bpw = bpw;
+        LayerQuantOptions tuned = plain;
+        tuned.tune_iters = 1;
+        const QuantizedLayer gpu_plain = quantize_layer(w.to(torch::kCUDA), h.to(torch::kCUDA), plain);
+        const QuantizedLayer gpu = quantize_layer(w.to(torch::kCUDA), h.to(torch::kCUDA), tuned);
+        const QuantizedLayer cpu = quantize_layer(w, h, tuned);
+        gpu.artifacts.validate("tuned gpu layer");
+        CHECK_MSG(gpu.metrics.proxy_loss <= gpu_plain.metrics.proxy_loss * (1 + 1e-5),
+                  "bpw " << bpw << ": tuned " << gpu.metrics.proxy_loss << " vs " << gpu_plain.metrics.proxy_loss);
+        const double ratio = gpu.metrics.proxy_loss / cpu.metrics.proxy_loss;
+        CHECK_MSG(ratio < 1.02 && ratio > 0.98,
+                  "bpw " << bpw << ": tuned GPU proxy " << gpu.metrics.proxy_loss << " vs CPU " << cpu.metrics.proxy_loss);
+        const torch::Tensor decoded = dequantize_layer(gpu.artifacts, torch::kCUDA);
+        CHECK((decoded - gpu.w_hat).abs().max().item<double>() <= 1e-6 * w.abs().max().item<double>());
+    }
+}
+
 GLQ_TEST(gpu_glq_linear_forward_equals_the_dequantized_matmul) {
     require_cuda();
     torch::manual_seed(13);

@@ -8,7 +8,10 @@
 #   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
 #   tools/device_run.sh quant-smoke      glqw and the reference quantize the demo once at 4 bpw
 #                                        (small calibration), both scored by glqw ppl
-#   tools/device_run.sh quant-bench      the full side-by-side (tools/bench_quant_vs_reference.py)
+#   tools/device_run.sh quant-bench      the full side-by-side (tools/bench_quant_vs_reference.py,
+#                                        arguments from GLQ_QUANT_BENCH_ARGS)
+#   tools/device_run.sh quant-trellis    the reference's trellis at GLQ_TRELLIS_BPW (default 2), alone:
+#                                        one rate per call (a run takes minutes; scored by the dense route)
 #   tools/device_run.sh pristine         replace the source folders by the committed HEAD
 #                                        (carry .carry/src with the call): teammates'
 #                                        uncommitted work in the tree does not take part
@@ -137,6 +140,9 @@ quant_bench() {  # $1 = smoke | full
               --eval "$data/wikitext-2-raw/wiki.test.raw" --workdir /tmp/qbench-$1 --json "$OUT/quant_$1.json")
   if [ "$1" = smoke ]; then
     args+=(--bpw 4 --nsamples 16 --seqlen 512 --codebooks e8_shell --repeats 1 --eval-windows 40)
+  elif [ "$1" = trellis ]; then
+    args+=(--bpw "${GLQ_TRELLIS_BPW:-2}" --codebooks trellis --skip-ours --timing-bpw 0 --repeats 1
+           --nsamples 128 --seqlen 512)
   else
     args+=(${GLQ_QUANT_BENCH_ARGS:-})
   fi
@@ -167,6 +173,7 @@ for stage in "$@"; do
     bench) bench || status=1 ;;
     quant-smoke) quant_bench smoke || status=1 ;;
     quant-bench) quant_bench full || status=1 ;;
+    quant-trellis) quant_bench trellis || status=1 ;;
     *) echo "unknown stage $stage"; status=2 ;;
   esac
 done

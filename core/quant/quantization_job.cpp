@@ -165,11 +165,17 @@ LayerHessians layer_hessians(Prepared& p, const QuantizationJobOptions& o, const
 }
 
 // The rates of every linear before `layer`, hashed ("dense" when none).
+// Tuning passes change the quantized weights too, so they are part of the
+// key ("=2t1"); untuned layers keep the key they always had ("=2").
 std::string rates_key_before(const std::vector<std::string>& prefixes, const std::map<std::string, int>& plan,
-                             int64_t layer) {
+                             int64_t layer, int tune_iters) {
     std::string s;
-    for (const std::string& p : prefixes)
-        if (layer_of(p) < layer) s += p + "=" + std::to_string(plan.at(p)) + ";";
+    for (const std::string& p : prefixes) {
+        if (layer_of(p) >= layer) continue;
+        const int b = plan.at(p);
+        const int passes = tune_iters_for(tune_iters, b);
+        s += p + "=" + std::to_string(b) + (passes ? "t" + std::to_string(passes) : "") + ";";
+    }
     return s.empty() ? "dense" : hex64(fnv1a64(s));
 }
 
@@ -444,7 +450,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
         torch::Tensor dense_next;
         if (results.size() < mine.size()) {
             report(cb, "quantize", "layer " + std::to_string(layer) + ": Hessians", done, total, "linears");
-            const std::string rates = o.propagate ? rates_key_before(p.prefixes, plan, layer) : "dense";
+            const std::string rates = o.propagate ? rates_key_before(p.prefixes, plan, layer, o.tune_iters) : "dense";
             h = layer_hessians(p, o, cb, layer, hidden, rates, from_cache, o.propagate ? nullptr : &dense_next);
         }
         for (const std::string& prefix : mine) {

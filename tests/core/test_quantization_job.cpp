@@ -235,6 +235,13 @@ GLQ_TEST(hessian_cache_is_reused) {
     const GlqCheckpoint b = read_glq_checkpoint(tmp / "b"), c = read_glq_checkpoint(tmp / "c");
     for (const auto& [prefix, lb] : b.layers)
         CHECK(torch::equal(lb.qidxs[0], c.layers.at(prefix).qidxs[0]));
+    // The same rate with other tuning: the earlier layers' weights differ, so
+    // only layer 0's Hessians may be reused; then that setting is cached too.
+    QuantizationJobOptions tuned = options_for(model, tmp / "d", tmp, 2);
+    tuned.tune_iters = 2;
+    CHECK_EQ(run_quantization_job(tuned).hessian_layers_from_cache, 1);
+    tuned.output_dir = tmp / "e";
+    CHECK_EQ(run_quantization_job(tuned).hessian_layers_from_cache, 5);
 }
 
 GLQ_TEST(bad_inputs_get_one_clear_message) {

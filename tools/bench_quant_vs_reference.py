@@ -112,11 +112,12 @@ def quantize_ours(a, bpw, seed, out, log, tune_iters="auto"):
                      "--device", a.device, "--no-cache", "--tune-iters", str(tune_iters)], log)
 
 
-def quantize_reference(a, bpw, codebook, seed, out, log):
+def quantize_reference(a, bpw, codebook, seed, out, log, tune_iters="0"):
     shutil.rmtree(out, ignore_errors=True)
     return measured([sys.executable, str(HERE / "reference_glq.py"), "quantize", a.model, str(out),
                      "--bpw", str(bpw), "--codebook", codebook, "--calib", a.calib, "--nsamples", str(a.nsamples),
-                     "--seqlen", str(a.seqlen), "--device", a.device, "--seed", str(seed)], log)
+                     "--seqlen", str(a.seqlen), "--device", a.device, "--seed", str(seed),
+                     "--tune-iters", str(tune_iters)], log)
 
 
 def median_of(values):
@@ -162,6 +163,9 @@ def main():
     p.add_argument("--tune-iters", nargs="+", default=["auto"],
                    help="glqw --tune-iters values to run, each a row: auto (glqw's default), or a number "
                         "(0 = the reference's algorithm)")
+    p.add_argument("--reference-tune-iters", nargs="+", default=["0"],
+                   help="the reference's --tune-iters values for e8_shell, each a row (its default: 0; "
+                        "trellis ignores the option)")
     p.add_argument("--parallel", type=int, default=1,
                    help="untimed quantizations (other seeds, other bpw) to run at once; timed ones run alone")
     p.add_argument("--skip-reference", action="store_true")
@@ -201,7 +205,10 @@ def main():
             cells += [(f"glqw-{bpw}" if t == "auto" else f"glqw-tune{t}-{bpw}", "glqw", None, t, bpw)
                       for t in a.tune_iters]
         if not a.skip_reference:
-            cells += [(f"reference-{cb}-{bpw}", "reference", cb, "0", bpw) for cb in a.codebooks]
+            for cb in a.codebooks:
+                for t in (a.reference_tune_iters if cb == "e8_shell" else ["0"]):
+                    name = f"reference-{cb}" if t == "0" else f"reference-{cb}-tune{t}"
+                    cells.append((f"{name}-{bpw}", "reference", cb, t, bpw))
     jobs = []
     for label, tool, codebook, tune, bpw in cells:
         for si, seed in enumerate(a.seeds):
@@ -216,7 +223,7 @@ def main():
         out = work / f"{job['label']}-s{job['seed']}-r{job['repeat']}"
         log = work / f"{job['label']}-s{job['seed']}.run{job['repeat']}.log"
         run = (quantize_ours(a, job["bpw"], job["seed"], out, log, job["tune"]) if job["tool"] == "glqw"
-               else quantize_reference(a, job["bpw"], job["codebook"], job["seed"], out, log))
+               else quantize_reference(a, job["bpw"], job["codebook"], job["seed"], out, log, job["tune"]))
         run.update({"tool": job["tool"], "codebook": job["codebook"] or "e8_shell", "bpw": job["bpw"],
                     "seed": job["seed"], "repeat": job["repeat"], "tune_iters": job["tune"],
                     "timed": job["timed"], "label": job["label"]})

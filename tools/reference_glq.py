@@ -50,7 +50,7 @@ def cmd_quantize(a):
     torch.manual_seed(a.seed)
     t0 = time.perf_counter()
     glq.quantize_model.quantize(a.model, a.out, bpw=a.bpw, nsamples=a.nsamples, seqlen=a.seqlen, device=a.device,
-                                codebook_type=a.codebook, workers=a.workers)
+                                codebook_type=a.codebook, workers=a.workers, tune_iters=a.tune_iters)
     print(f"reference quantize: {time.perf_counter() - t0:.1f} s")
 
 
@@ -170,6 +170,7 @@ def main():
     q.add_argument("--device", default="cuda")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--workers", type=int, default=1)
+    q.add_argument("--tune-iters", type=int, default=0, help="the reference's LDLQ refinement passes (its default 0)")
     d = sub.add_parser("dense")
     d.add_argument("checkpoint")
     d.add_argument("out")

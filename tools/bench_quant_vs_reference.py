@@ -109,7 +109,8 @@ def quantize_ours(a, bpw, seed, out, log, tune_iters="auto"):
     shutil.rmtree(out, ignore_errors=True)
     return measured([a.glqw, "quantize", a.model, "--bpw", str(bpw), "--out", str(out), "--calib", a.calib,
                      "--nsamples", str(a.nsamples), "--seqlen", str(a.seqlen), "--seed", str(seed),
-                     "--device", a.device, "--no-cache", "--tune-iters", str(tune_iters)], log)
+                     "--device", a.device, "--no-cache", "--tune-iters", str(tune_iters)]
+                    + (["--contiguous"] if a.ours_contiguous else []), log)
 
 
 def quantize_reference(a, bpw, codebook, seed, out, log, tune_iters="0"):
@@ -166,6 +167,9 @@ def main():
     p.add_argument("--reference-tune-iters", nargs="+", default=["0"],
                    help="the reference's --tune-iters values for e8_shell, each a row (its default: 0; "
                         "trellis ignores the option)")
+    p.add_argument("--ours-contiguous", action="store_true",
+                   help="glqw calibrates on the first nsamples x seqlen tokens like the reference (identical "
+                        "tokens at seed 0; with other seeds the reference rotates its text, ours does not)")
     p.add_argument("--parallel", type=int, default=1,
                    help="untimed quantizations (other seeds, other bpw) to run at once; timed ones run alone")
     p.add_argument("--skip-reference", action="store_true")

@@ -12,6 +12,8 @@ void add_calibration_options(ArgParser& args, const std::string& calib_help) {
         .option("nsamples", "N", "calibration windows", "128")
         .option("seqlen", "L", "tokens per window", "512")
         .option("seed", "S", "seed of the window choice", "0")
+        .flag("contiguous", "take the first NSAMPLES x SEQLEN tokens in order (the reference's protocol) "
+                            "instead of seeded windows")
         .option("device", "cpu|cuda", "where to run", "cpu")
         .option("tune-iters", "N|auto",
                 "refinement passes of LDLQ after its sweep (block coordinate descent on the proxy loss; each "
@@ -31,6 +33,7 @@ void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptio
     o.calibration.nsamples = args.get_int("nsamples");
     o.calibration.seqlen = args.get_int("seqlen");
     o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
+    o.calibration.contiguous = args.has("contiguous");
     o.device = model::parse_device(args.get("device"));
     o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : args.get_int("tune-iters");
     if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");

@@ -154,14 +154,26 @@ CalibrationData load_calibration(const CalibrationOptions& options, const io::To
     CalibrationData data;
     data.total_tokens = total;
     data.text_hash = fnv1a64(text);
-    data.starts = draw_window_starts(total, options.nsamples, options.seqlen, options.seed, &data.overlapping);
+    if (options.contiguous) {
+        if (total < options.nsamples * options.seqlen)
+            throw Error(names, "calibration text too short for contiguous windows: " + std::to_string(total) +
+                                   " tokens, but nsamples x seqlen = " + std::to_string(options.nsamples) + " x " +
+                                   std::to_string(options.seqlen) + " needs " +
+                                   std::to_string(options.nsamples * options.seqlen) +
+                                   " (use a longer text, fewer or shorter windows, or seeded windows)");
+        for (int64_t s = 0; s < options.nsamples; ++s) data.starts.push_back(s * options.seqlen);
+    } else {
+        data.starts = draw_window_starts(total, options.nsamples, options.seqlen, options.seed, &data.overlapping);
+    }
     data.ids = torch::empty({options.nsamples, options.seqlen}, torch::kInt64);
     auto acc = data.ids.accessor<int64_t, 2>();
     for (int64_t s = 0; s < options.nsamples; ++s)
         for (int64_t t = 0; t < options.seqlen; ++t)
             acc[s][t] = tokens[static_cast<size_t>(data.starts[static_cast<size_t>(s)] + t)];
     data.description = names + ": " + std::to_string(total) + " tokens, " + std::to_string(options.nsamples) +
-                       " x " + std::to_string(options.seqlen) + " (seed " + std::to_string(options.seed) + ")" +
+                       " x " + std::to_string(options.seqlen) +
+                       (options.contiguous ? " (the first tokens, in order)"
+                                           : " (seed " + std::to_string(options.seed) + ")") +
                        (data.overlapping ? ", windows overlap (short text)" : "");
     return data;
 }

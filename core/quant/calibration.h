@@ -16,7 +16,9 @@
 //    (SplitMix64, so the choice is identical on every platform and compiler).
 //    When the text has fewer slots than samples, the remaining windows start
 //    at seeded random offsets (overlapping) and `overlapping` says so.
-//    The reference instead takes the first nsamples·seqlen tokens in order.
+//    The reference instead takes the first nsamples·seqlen tokens in order;
+//    `contiguous` does the same (for side-by-side checks with it: then both
+//    tools see exactly the same tokens).
 
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +36,10 @@ struct CalibrationOptions {
     int64_t nsamples = 128;
     int64_t seqlen = 512;
     uint64_t seed = 0;
+    // The reference's protocol: windows i = tokens [i·seqlen, (i+1)·seqlen)
+    // from the start of the text (the seed is unused). Needs nsamples·seqlen
+    // tokens.
+    bool contiguous = false;
 };
 
 struct CalibrationData {

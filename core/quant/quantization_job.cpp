@@ -93,6 +93,7 @@ uint64_t calibration_key(const io::ModelDir& dir, const CalibrationData& data, c
     }
     key += "|text:" + hex64(data.text_hash) + "|n:" + std::to_string(calib.nsamples) +
            "|T:" + std::to_string(calib.seqlen) + "|seed:" + std::to_string(calib.seed);
+    if (calib.contiguous) key += "|contiguous";  // seeded keys stay as they were
     return fnv1a64(key);
 }
 

@@ -70,6 +70,30 @@ GLQ_TEST(windows_hold_the_tokens_of_the_text) {
     CHECK(!d.overlapping);
 }
 
+GLQ_TEST(contiguous_windows_are_the_first_tokens_in_order) {
+    const fs::path model = glq::test::shared_data() / "models/stories260K";
+    const auto tok = glq::io::Tokenizer::load(model / "tokenizer.json");
+    const fs::path file = glq::test::temp_dir() / "calib.txt";
+    const std::string text = glq::read_file(glq::test::shared_data() / "tinyshakespeare/input.txt").substr(0, 20000);
+    glq::write_file_atomic(file, text);
+    CalibrationOptions o;
+    o.files = {file};
+    o.nsamples = 5;
+    o.seqlen = 64;
+    o.contiguous = true;
+    o.seed = 9;  // unused
+    const CalibrationData d = load_calibration(o, tok);
+    const std::vector<int32_t> all = tok.encode(text, false);
+    for (int64_t i = 0; i < 5 * 64; ++i) CHECK_EQ(d.ids.reshape({-1})[i].item<int64_t>(), int64_t(all[size_t(i)]));
+    CHECK(glq::test::contains(d.description, "the first tokens, in order"));
+    o.seed = 10;
+    CHECK(torch::equal(load_calibration(o, tok).ids, d.ids));
+    // More windows than the text holds end to end: refused, naming the file.
+    o.nsamples = static_cast<int64_t>(all.size()) / 64 + 1;
+    CHECK_THROWS_WITH(load_calibration(o, tok), "too short for contiguous windows");
+    CHECK_THROWS_WITH(load_calibration(o, tok), file.string());
+}
+
 GLQ_TEST(text_shorter_than_one_window_is_refused) {
     const fs::path model = glq::test::shared_data() / "models/stories260K";
     const auto tok = glq::io::Tokenizer::load(model / "tokenizer.json");

@@ -15,6 +15,21 @@
 using namespace glq::quant;
 namespace fs = std::filesystem;
 
+namespace {
+
+glq::io::Tokenizer stories_tokenizer() {
+    return glq::io::Tokenizer::load(glq::test::shared_data() / "models/stories260K/tokenizer.json");
+}
+
+// The first 20,000 characters of tinyshakespeare, written to `file`.
+std::string shakespeare_prefix(const fs::path& file) {
+    const std::string text = glq::read_file(glq::test::shared_data() / "tinyshakespeare/input.txt").substr(0, 20000);
+    glq::write_file_atomic(file, text);
+    return text;
+}
+
+} // namespace
+
 GLQ_TEST(windows_are_seeded_distinct_slots) {
     bool overlap = true;
     const auto a = draw_window_starts(10000, 16, 512, 7, &overlap);
@@ -49,11 +64,9 @@ GLQ_TEST(bundled_corpus_is_the_brown_text) {
 }
 
 GLQ_TEST(windows_hold_the_tokens_of_the_text) {
-    const fs::path model = glq::test::shared_data() / "models/stories260K";
-    const auto tok = glq::io::Tokenizer::load(model / "tokenizer.json");
+    const auto tok = stories_tokenizer();
     const fs::path file = glq::test::temp_dir() / "calib.txt";
-    const std::string text = glq::read_file(glq::test::shared_data() / "tinyshakespeare/input.txt").substr(0, 20000);
-    glq::write_file_atomic(file, text);
+    const std::string text = shakespeare_prefix(file);
     CalibrationOptions o;
     o.files = {file};
     o.nsamples = 4;
@@ -71,11 +84,9 @@ GLQ_TEST(windows_hold_the_tokens_of_the_text) {
 }
 
 GLQ_TEST(contiguous_windows_are_the_first_tokens_in_order) {
-    const fs::path model = glq::test::shared_data() / "models/stories260K";
-    const auto tok = glq::io::Tokenizer::load(model / "tokenizer.json");
+    const auto tok = stories_tokenizer();
     const fs::path file = glq::test::temp_dir() / "calib.txt";
-    const std::string text = glq::read_file(glq::test::shared_data() / "tinyshakespeare/input.txt").substr(0, 20000);
-    glq::write_file_atomic(file, text);
+    const std::string text = shakespeare_prefix(file);
     CalibrationOptions o;
     o.files = {file};
     o.nsamples = 5;

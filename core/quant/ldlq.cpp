@@ -32,6 +32,12 @@ torch::Tensor with_damping(const torch::Tensor& h64, double relative) {
     return h64 + relative * mean_diag * torch::eye(h64.size(0), h64.options());
 }
 
+// The b×b diagonal blocks of a square matrix: [n/b, b, b].
+torch::Tensor diagonal_blocks(const torch::Tensor& m, int64_t block) {
+    const int64_t nb = m.size(0) / block;
+    return torch::diagonal(m.reshape({nb, block, nb, block}), 0, 0, 2).permute({2, 0, 1});
+}
+
 // Stage-s codewords for x [N, 8] and their indices.
 std::pair<torch::Tensor, torch::Tensor> nearest(const torch::Tensor& x, int64_t codebook_size,
                                                 const torch::Tensor& table) {
@@ -55,7 +61,7 @@ std::optional<BlockLdl> try_block_ldl(const torch::Tensor& h, int64_t block) {
     if (info.item<int64_t>() != 0 || !torch::isfinite(chol).all().item<bool>()) return std::nullopt;
     const int64_t nb = n / block;
     // The b×b diagonal blocks of the Cholesky factor: DL[i] = chol[ib:(i+1)b, ib:(i+1)b].
-    torch::Tensor dl = torch::diagonal(chol.reshape({nb, block, nb, block}), 0, 0, 2).permute({2, 0, 1});
+    torch::Tensor dl = diagonal_blocks(chol, block);
     torch::Tensor d = torch::bmm(dl, dl.transpose(1, 2));
     torch::Tensor dl_inv = torch::linalg_inv(dl);
     // Right-multiplying block column i of chol by DL[i]^-1 makes its diagonal block identity.
@@ -242,9 +248,7 @@ LdlqResult ldlq_quantize(const torch::Tensor& w_in, const torch::Tensor& h_in, i
         // up to date as blocks change: Ŵ_k += δ  =>  E -= δ·H[k, :].
         const torch::Tensor hf = h_factored.to(torch::kFloat32);
         // H_kk⁻¹ for every diagonal block, in float64 then float32: [nb, 8, 8].
-        const torch::Tensor h_blocks =
-            torch::diagonal(h_factored.reshape({num_blocks, kLdlqBlock, num_blocks, kLdlqBlock}), 0, 0, 2)
-                .permute({2, 0, 1});
+        const torch::Tensor h_blocks = diagonal_blocks(h_factored, kLdlqBlock);
         const torch::Tensor h_blocks_f = h_blocks.to(torch::kFloat32).contiguous();
         const torch::Tensor h_blocks_inv = torch::linalg_inv(h_blocks).to(torch::kFloat32).contiguous();
         torch::Tensor e = resid.mm(hf);

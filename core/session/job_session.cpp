@@ -40,7 +40,8 @@ quant::QuantizationJobOptions job_options(const JobOptions& o) {
     q.cache_dir = o.cache_dir;
     q.use_cache = o.use_cache;
     q.propagate = o.propagate;
-    q.tune_iters = o.tune_iters < 0 ? quant::kTuneItersAuto : o.tune_iters;
+    static_assert(quant::kTuneItersAuto == -1, "JobOptions::tune_iters documents -1 as auto");
+    q.tune_iters = o.tune_iters;  // the job validates it
     q.resume = o.resume;
     return q;
 }

@@ -12,6 +12,8 @@
 #                                        arguments from GLQ_QUANT_BENCH_ARGS)
 #   tools/device_run.sh quant-trellis    the reference's trellis at GLQ_TRELLIS_BPW (default 2), alone:
 #                                        one rate per call (a run takes minutes; scored by the dense route)
+#   tools/device_run.sh demo             import the demo GGUF once its three parts are here (before
+#                                        two benchmarks start at once on two GPUs)
 #   tools/device_run.sh pristine         replace the source folders by the committed HEAD
 #                                        (carry .carry/src with the call): teammates'
 #                                        uncommitted work in the tree does not take part
@@ -129,15 +131,22 @@ bench_text() {
   echo "no calibration text (carry .carry/data once)" >&2; return 1
 }
 
-quant_bench() {  # $1 = smoke | full
+quant_bench() {  # $1 = smoke | full | trellis
   log "quant-$1"
   install_wheels
   ensure_demo
   [ -d "$DEMO_DIR" ] || { echo "no demo model"; return 1; }
   local data
   data="$(bench_text)" || return 1
+  # A name per run, so that two runs on two GPUs of one machine (CUDA_VISIBLE_DEVICES)
+  # keep apart: trellis takes its rate, a full bench GLQ_BENCH_NAME.
+  local name="$1"
+  [ "$1" = trellis ] && name="trellis${GLQ_TRELLIS_BPW:-2}"
+  [ "$1" = full ] && name="${GLQ_BENCH_NAME:-full}"
+  local work="/tmp/qbench-$name"
+  mkdir -p "$work"
   local args=(--model "$DEMO_DIR" --glqw "$BUILD/app/glqw" --calib "$data/brown/brown.txt"
-              --eval "$data/wikitext-2-raw/wiki.test.raw" --workdir /tmp/qbench-$1 --json "$OUT/quant_$1.json")
+              --eval "$data/wikitext-2-raw/wiki.test.raw" --workdir "$work" --json "$OUT/quant_$name.json")
   if [ "$1" = smoke ]; then
     args+=(--bpw 4 --nsamples 16 --seqlen 512 --codebooks e8_shell --repeats 1 --eval-windows 40)
   elif [ "$1" = trellis ]; then
@@ -146,9 +155,12 @@ quant_bench() {  # $1 = smoke | full
   else
     args+=(${GLQ_QUANT_BENCH_ARGS:-})
   fi
-  $PY tools/bench_quant_vs_reference.py "${args[@]}" 2>&1 | tee "$OUT/quant_$1.log" | grep -vi warning | tail -40
+  # GLQ_BENCH_TIMEOUT_S stops the benchmark (and the runs it started) before the
+  # call's own limit, so that its JSON and logs still come back.
+  timeout "${GLQ_BENCH_TIMEOUT_S:-0}" $PY tools/bench_quant_vs_reference.py "${args[@]}" 2>&1 \
+    | tee "$work/bench.log" | grep -vi warning | tail -40
   # At most 8 files come back from a call: the logs travel as one archive.
-  tar -czf "$OUT/quant_$1_logs.tgz" -C /tmp/qbench-$1 $(cd /tmp/qbench-$1 && ls *.log) 2>/dev/null || true
+  tar -czf "$OUT/quant_${name}_logs.tgz" -C "$work" $(cd "$work" && ls *.log) 2>/dev/null || true
 }
 
 # The device copy is the working tree, where teammates' unfinished edits
@@ -169,6 +181,7 @@ for stage in "$@"; do
     stash) ;;
     pristine) pristine ;;
     build) build || status=1 ;;
+    demo) ensure_demo ;;
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;
     quant-smoke) quant_bench smoke || status=1 ;;

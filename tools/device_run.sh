@@ -48,11 +48,21 @@ stash() {
   fi
 }
 
+# Once per machine: benchmarks started at once on two GPUs each call this, and a
+# second `pip install --upgrade --target` replacing the package under a running
+# first one left it without `glq` (2026-11-30). A lock and a stamp of the wheels.
 install_wheels() {
-  if ls .whl/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-      && export PYTHONPATH=/tmp/site
-  fi
+  ls .whl/*.whl >/dev/null 2>&1 || return 0
+  (
+    flock 9
+    local wanted
+    wanted="$(cd .whl && ls *.whl)"
+    if [ "$(cat /tmp/site/.wheels 2>/dev/null)" != "$wanted" ]; then
+      $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        && echo "$wanted" > /tmp/site/.wheels
+    fi
+  ) 9>/tmp/site.lock
+  [ -f /tmp/site/.wheels ] && export PYTHONPATH=/tmp/site
 }
 
 build() {

@@ -8,7 +8,8 @@
   itself must match wherever that nearest point is unique).
 - a malformed vector file gets one error naming it, and no output.
 
-Run by CTest (env GLQW); exit 0 = pass, 1 = fail, 77 = glq not importable.
+Run by CTest (env GLQW); exit 0 = pass, 1 = fail, 77 = glq not importable
+(a failure instead under CI: tests/python/_skip.py).
 """
 import hashlib
 import os
@@ -16,6 +17,8 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+
+from _skip import unavailable  # 77 (skipped), or a failure under CI
 
 FILE_SHA256 = "54f11121f001e0d787bb5ad96e6538a75f049989ab7aba9bfc703416e6d447d7"
 
@@ -25,8 +28,7 @@ def main() -> int:
         import glq  # noqa: F401
         import torch
     except ImportError as e:
-        print("skipped: reference package not importable:", e)
-        return 77
+        return unavailable(f"reference package not importable ({e})")
     glqw = os.environ.get("GLQW")
     if not glqw or not pathlib.Path(glqw).exists():
         print("GLQW does not name the built glqw binary; run through CTest")

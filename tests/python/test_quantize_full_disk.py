@@ -10,7 +10,8 @@ largest thing the job writes. The finished layers stay in OUT.glq-resume (the
 message says so): a rerun with --resume after freeing space redoes only the export,
 which this test also checks.
 
-Exit 77 (skipped) when the glqw binary or torch/safetensors are not available.
+Exit 77 (skipped) when the glqw binary or torch/safetensors are not available;
+under CI a missing part fails instead (tests/python/_skip.py).
 """
 
 import os
@@ -22,7 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-SKIP = 77
 LIMIT = 96 * 1024  # bytes per file; the tiny model's checkpoint needs ~300 KB
 
 
@@ -30,6 +30,7 @@ LIMIT = 96 * 1024  # bytes per file; the tiny model's checkpoint needs ~300 KB
 # multiple of 8), built by that test's function.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_glq_interop import make_tiny_model, shared_data  # noqa: E402
+from _skip import unavailable  # noqa: E402  (77, or a failure under CI)
 
 
 def snapshot(folder):
@@ -49,14 +50,12 @@ def limit_file_size():
 def main():
     glqw = os.environ.get("GLQW")
     if not glqw or not Path(glqw).is_file():
-        print("skipped: GLQW (the glqw binary) is not set")
-        return SKIP
+        return unavailable("GLQW (the glqw binary) is not set")
     try:
         import torch  # noqa: F401
         import safetensors  # noqa: F401
     except ImportError as e:
-        print(f"skipped: {e}")
-        return SKIP
+        return unavailable(f"torch/safetensors not importable ({e})")
 
     failures = []
 

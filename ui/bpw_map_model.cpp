@@ -55,7 +55,10 @@ void BpwMapModel::setLayers(const QVector<LinearLayer>& linears, int initial_bpw
 
 void BpwMapModel::applySensitivity(const SensitivityTable& table) {
     for (auto& l : layers_)
-        if (const LayerSensitivity* m = table.find(l.name)) l.proxy_loss = m->proxy_loss;
+        if (const LayerSensitivity* m = table.find(l.name)) {
+            l.proxy_loss = m->proxy_loss;
+            l.relative_error = m->relative_error;  // the plots' second metric
+        }
     if (!layers_.empty())
         emit dataChanged(index(0, Sensitivity), index(rowCount() - 1, PredictedLoss));
     emit mapChanged();

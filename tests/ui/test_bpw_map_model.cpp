@@ -248,7 +248,7 @@ private slots:
         };
         bad("nope", QStringLiteral("not valid JSON"));
         bad(R"({"format": "other", "version": 1, "layers": []})", QStringLiteral("not a sensitivity table"));
-        bad(R"({"format": "glq-sensitivity", "version": 2, "layers": []})", QStringLiteral("version"));
+        bad(R"({"format": "glq-sensitivity", "version": 3, "layers": []})", QStringLiteral("version"));
         bad(R"({"format": "glq-sensitivity", "version": 1, "layers": []})", QStringLiteral("non-empty"));
         bad(R"({"format": "glq-sensitivity", "version": 1, "layers": [{"name": "x", "rows": 0, "cols": 8, "proxy_loss": {"2": 1}}]})",
             QStringLiteral("\"rows\" must be a positive integer"));

@@ -125,6 +125,7 @@ void CalibrationView::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("calibration/seqlen"), c.seqlen);
     s.setValue(QStringLiteral("calibration/seed"), c.seed);
     s.setValue(QStringLiteral("calibration/rates"), rates_->text());
+    plots_->saveSettings(s, QStringLiteral("calibration/plots"));
 }
 
 void CalibrationView::loadSettings(QSettings& s) {
@@ -134,6 +135,7 @@ void CalibrationView::loadSettings(QSettings& s) {
                  s.value(QStringLiteral("calibration/seqlen"), d.seqlen).toInt(),
                  s.value(QStringLiteral("calibration/seed"), d.seed).toInt()});
     setRates(s.value(QStringLiteral("calibration/rates"), rates_->text()).toString());
+    plots_->loadSettings(s, QStringLiteral("calibration/plots"));
 }
 
 void CalibrationView::setDevice(const QString& device) {

@@ -4,14 +4,18 @@
 #include <QHBoxLayout>
 #include <QHelpEvent>
 #include <QLabel>
+#include <QSettings>
+#include <QSignalBlocker>
 #include <QSplitter>
 #include <QTextStream>
 #include <QToolTip>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <qcustomplot.h>
 
+#include "ui/bpw_budget.h"
 #include "ui/bpw_map_model.h"
 #include "ui/plot_panel.h"
 
@@ -40,7 +44,8 @@ namespace {
 // The log scale shows in the tick labels (10⁻³, 10⁻²…); the labels stay short
 // enough for the height of a small panel.
 const QString kLossUnits = QStringLiteral("output units²");
-const QString kLossAxis = QStringLiteral("proxy loss (%1)").arg(kLossUnits);
+// The relative error is a ratio of two such losses: no unit.
+const QString kRelativeUnits = QStringLiteral("dimensionless");
 
 // A legend in its own row above the axes, entries side by side: it never
 // covers data, however tall the bars or dense the points are.
@@ -67,10 +72,20 @@ int block_of_name(const QString& name) {
     return ok ? b : -1;
 }
 
-double lowest_measured_loss(const LayerSensitivity& l) {
+int lowest_measured_bpw(const LayerSensitivity& l) {
     for (int b = kMinBpw; b <= kMaxBpw; ++b)
-        if (l.measured(b)) return l.loss(b);
-    return std::numeric_limits<double>::quiet_NaN();
+        if (l.measured(b)) return b;
+    return -1;
+}
+
+double lowest_measured_loss(const LayerSensitivity& l) {
+    const int b = lowest_measured_bpw(l);
+    return b < 0 ? std::numeric_limits<double>::quiet_NaN() : l.loss(b);
+}
+
+// Settings values: words, not enum numbers, so reordering the box keeps them.
+QString metric_key(SensitivityPlots::Metric m) {
+    return m == SensitivityPlots::Metric::ProxyLoss ? QStringLiteral("proxy_loss") : QStringLiteral("relative_error");
 }
 
 void style_axes(QCustomPlot* p) {
@@ -84,6 +99,19 @@ void style_axes(QCustomPlot* p) {
 
 } // namespace
 
+double predicted_relative_error(const LayerSensitivity& layer, int bpw) {
+    if (bpw < kMinBpw || bpw > kMaxBpw) return std::numeric_limits<double>::quiet_NaN();
+    if (layer.has_relative_error(bpw)) return layer.relative_error_at(bpw);
+    // tr(W H Wᵀ)/m = loss / relative error at any rate that has both; a zero
+    // relative error (an all-zero matrix) says nothing about it.
+    for (int b = kMinBpw; b <= kMaxBpw; ++b) {
+        if (!layer.measured(b) || !layer.has_relative_error(b) || layer.relative_error_at(b) <= 0) continue;
+        const double signal = layer.loss(b) / layer.relative_error_at(b);
+        return signal > 0 ? predicted_loss(layer, bpw) / signal : std::numeric_limits<double>::quiet_NaN();
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+}
+
 SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidget* parent)
     : QWidget(parent), model_(model) {
     bars_ = new PlotPanel(tr("Sensitivity per layer"));
@@ -91,16 +119,39 @@ SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidg
     curves_ = new PlotPanel(tr("Proxy loss vs bpw"));
 
     barMode_ = new QComboBox;
-    barMode_->addItem(tr("Sensitivity (loss at lowest measured bpw)"));
-    barMode_->addItem(tr("Predicted loss at the chosen bpw"));
+    barMode_->setObjectName(QStringLiteral("sensitivityBarMode"));
+    barMode_->addItem(tr("Sensitivity (value at lowest measured bpw)"));
+    barMode_->addItem(tr("Predicted value at the chosen bpw"));
     connect(barMode_, &QComboBox::currentIndexChanged, this, [this](int i) {
         setBarValue(i == 0 ? BarValue::Sensitivity : BarValue::PredictedAtChosenBpw);
     });
+    metricBox_ = new QComboBox;
+    metricBox_->setObjectName(QStringLiteral("sensitivityMetric"));
+    // Short items: the box sits beside the bpw table too; the formulas are
+    // in the tooltip and the units on the axes.
+    metricBox_->addItem(tr("Proxy loss"));
+    metricBox_->addItem(tr("Relative error"));
+    metricBox_->setToolTip(tr("Proxy loss tr(ΔW H ΔWᵀ)/m: in the layer's output units², what the allocator "
+                              "minimises.\nRelative error: the same loss over the layer's own tr(W H Wᵀ)/m, "
+                              "dimensionless, so layers of different output scale compare directly."));
+    connect(metricBox_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        setMetric(i == 0 ? Metric::ProxyLoss : Metric::RelativeError);
+    });
+
+    // Both boxes may shrink (their text elided, the full text in the popup):
+    // beside the bpw table they must not push the table aside.
+    for (QComboBox* box : {metricBox_, barMode_}) {
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        box->setMinimumContentsLength(10);
+    }
 
     auto* top = new QWidget;
     auto* topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(0, 0, 0, 0);
     auto* modeRow = new QHBoxLayout;
+    modeRow->addWidget(new QLabel(tr("Metric:")));
+    modeRow->addWidget(metricBox_);
+    modeRow->addSpacing(12);
     modeRow->addWidget(new QLabel(tr("Bars show:")));
     modeRow->addWidget(barMode_);
     modeRow->addStretch(1);
@@ -126,8 +177,8 @@ SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidg
 
     for (PlotPanel* p : {bars_, heatmap_, curves_}) {
         style_axes(p->plot());
-        p->setToolTip(tr("Proxy loss = tr(ΔW H ΔWᵀ): the layer's quantization error weighted by its calibration "
-                         "Hessian H = Σ xᵀx"));
+        p->setToolTip(tr("Proxy loss = tr(ΔW H ΔWᵀ)/m: the layer's quantization error weighted by its calibration "
+                         "Hessian H = Σ xᵀx. Relative error = proxy loss / (tr(W H Wᵀ)/m)."));
         p->plot()->installEventFilter(this);
         p->plot()->setToolTip(QString());  // tooltips come from eventFilter
     }
@@ -159,6 +210,60 @@ void SensitivityPlots::setBarValue(BarValue value) {
     drawHeatmap();
 }
 
+void SensitivityPlots::setMetric(Metric metric) {
+    metric_ = metric;
+    const int index = metric == Metric::ProxyLoss ? 0 : 1;
+    if (metricBox_->currentIndex() != index) {
+        const QSignalBlocker quiet(metricBox_);  // one redraw, not two
+        metricBox_->setCurrentIndex(index);
+    }
+    curves_->setTitle(metric == Metric::ProxyLoss ? tr("Proxy loss vs bpw") : tr("Relative error vs bpw"));
+    refresh();
+}
+
+void SensitivityPlots::saveSettings(QSettings& s, const QString& group) const {
+    s.setValue(group + QStringLiteral("/metric"), metric_key(metric_));
+    s.setValue(group + QStringLiteral("/bars"),
+               barValue_ == BarValue::Sensitivity ? QStringLiteral("sensitivity") : QStringLiteral("chosen_bpw"));
+}
+
+void SensitivityPlots::loadSettings(QSettings& s, const QString& group) {
+    // Unknown words (a hand-edited file) fall back to the defaults.
+    const QString m = s.value(group + QStringLiteral("/metric")).toString();
+    setMetric(m == metric_key(Metric::RelativeError) ? Metric::RelativeError : Metric::ProxyLoss);
+    const QString b = s.value(group + QStringLiteral("/bars")).toString();
+    setBarValue(b == QStringLiteral("chosen_bpw") ? BarValue::PredictedAtChosenBpw : BarValue::Sensitivity);
+}
+
+double SensitivityPlots::metricAt(const LayerSensitivity& layer, int bpw) const {
+    return metric_ == Metric::ProxyLoss ? predicted_loss(layer, bpw) : predicted_relative_error(layer, bpw);
+}
+
+QString SensitivityPlots::metricAxisLabel() const {
+    return metric_ == Metric::ProxyLoss ? tr("proxy loss (%1)").arg(kLossUnits)
+                                        : tr("relative error (%1)").arg(kRelativeUnits);
+}
+
+bool SensitivityPlots::metricMissing() const {
+    if (metric_ != Metric::RelativeError) return false;
+    for (const auto& l : model_->layers())
+        for (int b = kMinBpw; b <= kMaxBpw; ++b)
+            if (l.has_relative_error(b)) return false;
+    // Nothing measured at all is the plain empty state, not this one.
+    return std::any_of(model_->layers().begin(), model_->layers().end(),
+                       [](const LayerSensitivity& l) { return lowest_measured_bpw(l) >= 0; });
+}
+
+void SensitivityPlots::showMissingHint(QCustomPlot* p) const {
+    auto* hint = new QCPItemText(p);
+    hint->setObjectName(QStringLiteral("missingMetricHint"));
+    hint->position->setType(QCPItemPosition::ptAxisRectRatio);
+    hint->position->setCoords(0.5, 0.5);
+    hint->setText(tr("This sensitivity table has no relative errors\n(written before they were recorded): "
+                     "profile again to get them"));
+    hint->setColor(Qt::darkGray);
+}
+
 void SensitivityPlots::setSelectedRows(const QList<int>& rows) {
     selected_.clear();
     for (int r : rows)
@@ -175,16 +280,23 @@ void SensitivityPlots::refresh() {
 
 double SensitivityPlots::barValue(int row) const {
     const auto& l = model_->layers()[static_cast<size_t>(row)];
-    return barValue_ == BarValue::Sensitivity ? lowest_measured_loss(l) : predicted_loss(l, model_->bpwAt(row));
+    if (barValue_ == BarValue::PredictedAtChosenBpw) return metricAt(l, model_->bpwAt(row));
+    const int b = lowest_measured_bpw(l);
+    return b < 0 ? std::numeric_limits<double>::quiet_NaN() : metricAt(l, b);
 }
 
 QString SensitivityPlots::barAxisLabel() const {
-    return (barValue_ == BarValue::Sensitivity ? tr("sensitivity (%1)") : tr("loss at chosen bpw (%1)")).arg(kLossUnits);
+    if (metric_ == Metric::ProxyLoss)
+        return (barValue_ == BarValue::Sensitivity ? tr("sensitivity (%1)") : tr("loss at chosen bpw (%1)")).arg(kLossUnits);
+    return (barValue_ == BarValue::Sensitivity ? tr("relative error, lowest bpw (%1)")
+                                               : tr("relative error at chosen bpw (%1)"))
+        .arg(kRelativeUnits);
 }
 
 void SensitivityPlots::drawBars() {
     QCustomPlot* p = bars_->plot();
     p->clearPlottables();
+    p->clearItems();
     p->legend->setVisible(false);
     const int n = model_->rowCount();
     std::map<int, QCPBars*> byType;
@@ -257,6 +369,7 @@ void SensitivityPlots::drawBars() {
     // Bars rise from below the axis (a log axis has no zero).
     if (top > 0) p->yAxis->setRange(lo / 3, top * 1.5);
     else p->yAxis->setRange(1e-6, 1);
+    if (metricMissing()) showMissingHint(p);
     p->replot();
 }
 
@@ -297,7 +410,10 @@ void SensitivityPlots::drawHeatmap() {
         p->yAxis->grid()->setVisible(false);
     }
     // The panel's title names the quantity; the scale its unit.
-    colorScale_->axis()->setLabel(tr("log₁₀ (%1)").arg(kLossUnits));
+    colorScale_->axis()->setLabel(metric_ == Metric::ProxyLoss ? tr("log₁₀ proxy loss (%1)").arg(kLossUnits)
+                                                               : tr("log₁₀ relative error (%1)").arg(kRelativeUnits));
+    p->clearItems();
+    if (metricMissing()) showMissingHint(p);
     int blocks = 0;
     for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of_name(row_name(model_, row)) + 1);
     const auto& types = quantized_module_types();
@@ -333,7 +449,7 @@ void SensitivityPlots::drawCurves() {
     p->clearPlottables();
     p->clearItems();
     p->xAxis->setLabel(tr("bits per weight (bpw)"));
-    p->yAxis->setLabel(kLossAxis);
+    p->yAxis->setLabel(metricAxisLabel());
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
     p->yAxis->setNumberFormat(QStringLiteral("eb"));  // 10⁻³, like the bars
@@ -383,14 +499,14 @@ void SensitivityPlots::drawCurves() {
         g->setPen(QPen(palette[drawn], 2));
         g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
         for (int b = kMinBpw; b <= kMaxBpw; ++b) {
-            const double v = predicted_loss(l, b);
+            const double v = metricAt(l, b);
             if (std::isnan(v) || v <= 0) continue;
             g->addData(b, v);
             lo = std::min(lo, v);
             hi = std::max(hi, v);
         }
         // The chosen rate: a filled diamond on the curve.
-        const double at = predicted_loss(l, model_->bpwAt(row));
+        const double at = metricAt(l, model_->bpwAt(row));
         if (!std::isnan(at) && at > 0) {
             QCPGraph* mark = p->addGraph();
             mark->setLineStyle(QCPGraph::lsNone);
@@ -400,7 +516,11 @@ void SensitivityPlots::drawCurves() {
         }
         ++drawn;
     }
-    if (drawn == 0) {
+    if (metricMissing()) {
+        showMissingHint(p);
+        p->legend->setVisible(false);
+        p->yAxis->setRange(1e-6, 1);
+    } else if (drawn == 0) {
         auto* hint = new QCPItemText(p);
         hint->position->setType(QCPItemPosition::ptAxisRectRatio);
         hint->position->setCoords(0.5, 0.5);
@@ -440,13 +560,21 @@ int SensitivityPlots::heatmapRowAt(const QPointF& pos) const {
 QString SensitivityPlots::barTooltip(int row) const {
     const auto& l = model_->layers()[static_cast<size_t>(row)];
     const int b = model_->bpwAt(row);
-    return tr("%1\nmodule %2, %3 × %4\nsensitivity: %5\nchosen %6 bpw → loss %7")
-        .arg(row_name(model_, row), module_type_name(module_type_of(row_name(model_, row))))
-        .arg(l.rows)
-        .arg(l.cols)
-        .arg(lowest_measured_loss(l), 0, 'g', 6)
-        .arg(b)
-        .arg(predicted_loss(l, b), 0, 'g', 6);
+    QString text = tr("%1\nmodule %2, %3 × %4\nsensitivity: %5\nchosen %6 bpw → loss %7")
+                       .arg(row_name(model_, row), module_type_name(module_type_of(row_name(model_, row))))
+                       .arg(l.rows)
+                       .arg(l.cols)
+                       .arg(lowest_measured_loss(l), 0, 'g', 6)
+                       .arg(b)
+                       .arg(predicted_loss(l, b), 0, 'g', 6);
+    const int low = lowest_measured_bpw(l);
+    const double rel_low = low < 0 ? std::numeric_limits<double>::quiet_NaN() : predicted_relative_error(l, low);
+    if (!std::isnan(rel_low))
+        text += tr("\nrelative error: %1 at %2 bpw, %3 at the chosen bpw")
+                    .arg(rel_low, 0, 'g', 6)
+                    .arg(low)
+                    .arg(predicted_relative_error(l, b), 0, 'g', 6);
+    return text;
 }
 
 bool SensitivityPlots::eventFilter(QObject* watched, QEvent* event) {
@@ -463,11 +591,12 @@ bool SensitivityPlots::eventFilter(QObject* watched, QEvent* event) {
         QCustomPlot* p = curves_->plot();
         const int b = static_cast<int>(std::lround(p->xAxis->pixelToCoord(help->pos().x())));
         if (b >= kMinBpw && b <= kMaxBpw && !selected_.isEmpty()) {
-            QStringList lines{tr("%1 bpw").arg(b)};
+            QStringList lines{tr("%1 bpw, %2").arg(b).arg(metricAxisLabel())};
             for (int row : selected_) {
                 const auto& l = model_->layers()[static_cast<size_t>(row)];
-                lines << tr("%1: %2%3").arg(row_name(model_, row)).arg(predicted_loss(l, b), 0, 'g', 6)
-                             .arg(l.measured(b) ? QString() : tr(" (predicted)"));
+                const bool measured = metric_ == Metric::ProxyLoss ? l.measured(b) : l.has_relative_error(b);
+                lines << tr("%1: %2%3").arg(row_name(model_, row)).arg(metricAt(l, b), 0, 'g', 6)
+                             .arg(measured ? QString() : tr(" (predicted)"));
             }
             text = lines.join(QLatin1Char('\n'));
         }
@@ -480,12 +609,15 @@ bool SensitivityPlots::eventFilter(QObject* watched, QEvent* event) {
 QString SensitivityPlots::barsCsv() const {
     QString out;
     QTextStream s(&out);
-    s << "row,layer,module,rows,cols,bpw,sensitivity,predicted_loss_at_bpw\n";
+    s << "row,layer,module,rows,cols,bpw,sensitivity,predicted_loss_at_bpw,relative_error_sensitivity,"
+         "predicted_relative_error_at_bpw\n";
     for (int row = 0; row < model_->rowCount(); ++row) {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         s << row << ',' << row_name(model_, row) << ',' << module_type_name(module_type_of(row_name(model_, row))) << ','
           << l.rows << ',' << l.cols << ',' << model_->bpwAt(row) << ',' << QString::number(lowest_measured_loss(l), 'g', 10)
-          << ',' << QString::number(predicted_loss(l, model_->bpwAt(row)), 'g', 10) << '\n';
+          << ',' << QString::number(predicted_loss(l, model_->bpwAt(row)), 'g', 10) << ','
+          << QString::number(predicted_relative_error(l, lowest_measured_bpw(l)), 'g', 10) << ','
+          << QString::number(predicted_relative_error(l, model_->bpwAt(row)), 'g', 10) << '\n';
     }
     return out;
 }
@@ -493,14 +625,16 @@ QString SensitivityPlots::barsCsv() const {
 QString SensitivityPlots::heatmapCsv() const {
     QString out;
     QTextStream s(&out);
-    s << "block,module,layer,value,log10_value\n";
+    // "value" is what the heatmap shows; "metric" names it.
+    s << "block,module,layer,value,log10_value,metric\n";
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
         const int b = block_of_name(name);
         if (b < 0) continue;
         const double v = barValue(row);
         s << b << ',' << module_type_name(module_type_of(name)) << ',' << name << ',' << QString::number(v, 'g', 10) << ','
-          << QString::number(v > 0 ? std::log10(v) : std::numeric_limits<double>::quiet_NaN(), 'g', 10) << '\n';
+          << QString::number(v > 0 ? std::log10(v) : std::numeric_limits<double>::quiet_NaN(), 'g', 10) << ','
+          << metric_key(metric_) << '\n';
     }
     return out;
 }
@@ -508,12 +642,14 @@ QString SensitivityPlots::heatmapCsv() const {
 QString SensitivityPlots::curvesCsv() const {
     QString out;
     QTextStream s(&out);
-    s << "layer,bpw,proxy_loss,measured,chosen\n";
+    s << "layer,bpw,proxy_loss,measured,chosen,relative_error,relative_error_measured\n";
     for (int row : selected_) {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         for (int b = kMinBpw; b <= kMaxBpw; ++b)
             s << row_name(model_, row) << ',' << b << ',' << QString::number(predicted_loss(l, b), 'g', 10) << ','
-              << (l.measured(b) ? 1 : 0) << ',' << (model_->bpwAt(row) == b ? 1 : 0) << '\n';
+              << (l.measured(b) ? 1 : 0) << ',' << (model_->bpwAt(row) == b ? 1 : 0) << ','
+              << QString::number(predicted_relative_error(l, b), 'g', 10) << ',' << (l.has_relative_error(b) ? 1 : 0)
+              << '\n';
     }
     return out;
 }

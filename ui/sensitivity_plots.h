@@ -9,6 +9,11 @@
 //     crisp cells (no interpolation);
 //   - loss vs bpw: the predicted/measured curve of each selected layer, with
 //     the chosen rate marked.
+// All three show one metric, picked in the "Metric:" box: the proxy loss
+// tr(ΔW H ΔWᵀ)/m (output units²) or the relative error, that loss over the
+// layer's tr(W H Wᵀ)/m (dimensionless: layers of different output scale
+// compare directly). Tables of version 1 have no relative errors; the plots
+// then say so instead of drawing nothing silently.
 // Hovering shows exact values; clicking a bar or a cell emits layerClicked.
 
 #include <QColor>
@@ -16,10 +21,13 @@
 #include <QWidget>
 
 #include "ui/model_summary.h"
+#include "ui/sensitivity_table.h"
 
 class QComboBox;
+class QCustomPlot;
 class QCPColorMap;
 class QCPColorScale;
+class QSettings;
 
 namespace glq::ui {
 
@@ -28,10 +36,18 @@ class PlotPanel;
 
 QColor module_color(ModuleType type);
 
+// The relative error of `layer` at `bpw`: measured when the table has it;
+// otherwise the predicted proxy loss (bpw_budget.h) over the layer's
+// tr(W H Wᵀ)/m, which does not depend on the rate and is recovered from any
+// rate where both the loss and the relative error are known. NaN when the
+// layer has no relative error at all (a version-1 table).
+double predicted_relative_error(const LayerSensitivity& layer, int bpw);
+
 class SensitivityPlots : public QWidget {
     Q_OBJECT
 public:
     enum class BarValue { Sensitivity, PredictedAtChosenBpw };
+    enum class Metric { ProxyLoss, RelativeError };
     // Full: bars on top, heatmap and curves side by side below (a wide view).
     // Compact: bars above curves, no heatmap (beside the bpw table).
     enum class Layout { Full, Compact };
@@ -43,6 +59,17 @@ public:
     PlotPanel* curvesPanel() const { return curves_; }
     QList<int> selectedRows() const { return selected_; }
     void setBarValue(BarValue value);
+    BarValue barValueMode() const { return barValue_; }
+    void setMetric(Metric metric);
+    Metric metric() const { return metric_; }
+    QComboBox* metricBox() const { return metricBox_; }
+    // The plotted value of `row` in the bars and the heatmap (metric and bar
+    // mode applied); NaN when unknown.
+    double barValue(int row) const;
+
+    // The metric and the bar mode, under `group` (e.g. "calibration/plots").
+    void saveSettings(QSettings& s, const QString& group) const;
+    void loadSettings(QSettings& s, const QString& group);
 
     // What a hover at a plot position would show; used by the tooltips.
     QString barTooltip(int row) const;
@@ -58,7 +85,10 @@ protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
-    double barValue(int row) const;
+    double metricAt(const LayerSensitivity& layer, int bpw) const;  // the metric, measured or predicted
+    QString metricAxisLabel() const;
+    bool metricMissing() const;  // relative error picked, but the table has none
+    void showMissingHint(QCustomPlot* p) const;
     QString barAxisLabel() const;
     void drawBars();
     void drawHeatmap();
@@ -74,10 +104,12 @@ private:
     PlotPanel* heatmap_;
     PlotPanel* curves_;
     QComboBox* barMode_;
+    QComboBox* metricBox_;
     QCPColorMap* colorMap_ = nullptr;
     QCPColorScale* colorScale_ = nullptr;
     QList<int> selected_;
     BarValue barValue_ = BarValue::Sensitivity;
+    Metric metric_ = Metric::ProxyLoss;
 };
 
 } // namespace glq::ui

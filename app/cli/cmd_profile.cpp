@@ -1,6 +1,9 @@
-// glqw profile: the sensitivity table (proxy loss of every linear at each
-// candidate rate) that `glqw allocate` and the GUI's plots read.
+// glqw profile: the sensitivity table (proxy loss and relative error of every
+// linear at each candidate rate) that `glqw allocate` and the GUI's plots
+// read, and a per-rate summary of it on stdout.
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -29,10 +32,35 @@ std::vector<int> parse_rates(const std::string& list) {
     return out;
 }
 
+// "-" for a value the table does not have (a relative error not recorded).
+std::string sci(double v) {
+    if (std::isnan(v)) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3e", v);
+    return buf;
+}
+
+// One line per rate: how the error falls with the rate, and which layer is
+// relatively worst (the first candidate for more bits).
+void print_summary(const glq::quant::SensitivityTable& table, std::ostream& out) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%5s %7s %18s %18s %18s  %s\n", "bpw", "layers", "median proxy loss",
+                  "median rel. error", "max rel. error", "(layer)");
+    out << line;
+    for (const glq::quant::RateSummary& r : table.summarize_rates()) {
+        std::snprintf(line, sizeof line, "%5d %7zu %18s %18s %18s  %s\n", r.bpw, r.layers, sci(r.median_proxy_loss).c_str(),
+                      sci(r.median_relative_error).c_str(), sci(r.max_relative_error).c_str(),
+                      r.max_relative_error_layer.c_str());
+        out << line;
+    }
+    out << "proxy loss = tr(dW H dW^T)/m (output units^2); relative error = proxy loss / (tr(W H W^T)/m)\n";
+}
+
 int run_profile(int argc, char** argv) {
     glq::cli::ArgParser args("profile",
-                             "Measure each linear's proxy loss tr(ΔW H ΔWᵀ)/m at each rate in --bpws, with Hessians "
-                             "of the unquantized model (cached as for quantize), and write a glq-sensitivity table.");
+                             "Measure each linear's proxy loss tr(ΔW H ΔWᵀ)/m and relative error (that loss over "
+                             "tr(W H Wᵀ)/m) at each rate in --bpws, with Hessians of the unquantized model (cached as "
+                             "for quantize), write a glq-sensitivity table and print a per-rate summary.");
     args.positional("MODEL", "the source HF model folder")
         .option("out", "FILE", "the sensitivity table to write (JSON)")
         .option("bpws", "B,B,...", "rates to measure", "2,3,4,5,6,7,8");
@@ -57,11 +85,12 @@ int run_profile(int argc, char** argv) {
     }
     bar.finish();
     table.save(args.get("out"));
-    std::cout << "profiled " << table.layers.size() << " linears at " << rates.size() << " rates\nwrote "
-              << args.get("out") << "\n";
+    std::cout << "profiled " << table.layers.size() << " linears at " << rates.size() << " rates\n";
+    print_summary(table, std::cout);
+    std::cout << "wrote " << args.get("out") << "\n";
     return 0;
 }
 
 } // namespace
 
-GLQW_COMMAND("profile", "Measure per-layer GLQ sensitivity (proxy loss per bpw)", run_profile);
+GLQW_COMMAND("profile", "Measure per-layer GLQ sensitivity (proxy loss and relative error per bpw)", run_profile);

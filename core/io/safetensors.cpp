@@ -344,7 +344,7 @@ uint64_t SafetensorsModel::file_bytes() const {
 // ---- writer -----------------------------------------------------------------------
 
 void write_safetensors(const fs::path& path, const std::vector<TensorRef>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, const BytesWrittenFn& on_written) {
     const std::string file = path.string();
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty()) {
@@ -385,7 +385,13 @@ void write_safetensors(const fs::path& path, const std::vector<TensorRef>& tenso
     AtomicFile out(path);
     out.write(&header_len, sizeof header_len);
     out.write(text);
-    for (const TensorRef* t : order) out.write(t->bytes.data(), t->bytes.size());  // straight from the caller's memory
+    const uint64_t total = sizeof header_len + header_len + offset;
+    uint64_t written = sizeof header_len + header_len;
+    for (const TensorRef* t : order) {
+        out.write(t->bytes.data(), t->bytes.size());  // straight from the caller's memory
+        written += t->bytes.size();
+        if (on_written) on_written(written, total);
+    }
     out.commit();
 }
 

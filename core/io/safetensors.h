@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -117,15 +118,19 @@ struct TensorData {
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-// Same, for callers that keep the bytes elsewhere (no copy).
+// Same, for callers that keep the bytes elsewhere (no copy). `on_written`,
+// when given, hears the bytes written so far and the file's total after
+// each tensor (progress of a large export).
 struct TensorRef {
     std::string name;
     DType dtype = DType::F32;
     std::vector<int64_t> shape;
     std::span<const std::byte> bytes;
 };
+using BytesWrittenFn = std::function<void(uint64_t written, uint64_t total)>;
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorRef>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       const BytesWrittenFn& on_written = {});
 
 // bf16/f16 <-> f32 conversions shared by the importers and the writer
 // (round-to-nearest-even, NaN preserved).

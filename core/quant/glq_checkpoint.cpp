@@ -103,7 +103,7 @@ json checkpoint_bpw_value(const std::map<std::string, ShellLayerArtifacts>& laye
     return std::round(bits / weights * 100.0) / 100.0;
 }
 
-void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& c) {
+void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& c, const ProgressFn& progress) {
     const std::string where = out_dir.string();
     if (!c.source_config.is_object()) throw Error(where, "the source config must be a JSON object");
     if (c.layers.empty()) throw Error(where, "no quantized layers to write");
@@ -185,7 +185,11 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
     std::string writing;
     try {
         writing = "model.safetensors";
-        io::write_safetensors(dir.path() / writing, refs, {{"format", "pt"}});
+        io::write_safetensors(dir.path() / writing, refs, {{"format", "pt"}}, [&](uint64_t done, uint64_t total) {
+            if (progress)
+                progress(Progress{"export", (out_dir / "model.safetensors").string(), static_cast<int64_t>(done),
+                                  static_cast<int64_t>(total), "bytes"});
+        });
         writing = "config.json";
         write_file_atomic(dir.path() / writing, config.dump(2) + "\n");
         writing = "quantize_config.json";

@@ -55,7 +55,9 @@ struct GlqCheckpointContents {
 // the new one is complete. Throws glq::Error naming the file or tensor on bad
 // contents (a quantized prefix whose .weight is also given, a name twice,
 // invalid artifacts, an unsupported dtype) or a failed write.
-void write_glq_checkpoint(const std::filesystem::path& out_dir, const GlqCheckpointContents& contents);
+// `progress` hears stage "export", unit "bytes", as model.safetensors is written.
+void write_glq_checkpoint(const std::filesystem::path& out_dir, const GlqCheckpointContents& contents,
+                          const ProgressFn& progress = {});
 
 // The parameter-weighted average as config.json records it: an int when all
 // layers share one rate, else rounded to 2 decimals.

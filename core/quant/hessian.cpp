@@ -39,7 +39,7 @@ const torch::Tensor& LayerHessians::for_linear(const std::string& prefix) const 
 }
 
 LayerHessians capture_layer_hessians(model::Transformer& model, int64_t layer, const torch::Tensor& hidden,
-                                     const CancelToken* cancel, torch::Tensor* outputs) {
+                                     const CancelToken* cancel, torch::Tensor* outputs, const WindowDoneFn& on_window) {
     torch::NoGradGuard no_grad;
     const torch::Device device = model.device();
     const int64_t windows = hidden.size(0), seqlen = hidden.size(1);
@@ -61,6 +61,7 @@ LayerHessians capture_layer_hessians(model::Transformer& model, int64_t layer, c
         if (cancel) cancel->check();
         torch::Tensor out = model.decoder_layer(layer).forward(hidden[w].unsqueeze(0).to(device), positions);
         if (outputs) (*outputs)[w].copy_(out[0]);
+        if (on_window) on_window(w + 1, windows);
     }
     LayerHessians result;
     result.tokens = windows * seqlen;
@@ -70,7 +71,7 @@ LayerHessians capture_layer_hessians(model::Transformer& model, int64_t layer, c
 }
 
 torch::Tensor run_layer(model::Transformer& model, int64_t layer, const torch::Tensor& hidden,
-                        const CancelToken* cancel) {
+                        const CancelToken* cancel, const WindowDoneFn& on_window) {
     torch::NoGradGuard no_grad;
     const torch::Device device = model.device();
     model.reserve_positions(hidden.size(1));
@@ -79,6 +80,7 @@ torch::Tensor run_layer(model::Transformer& model, int64_t layer, const torch::T
     for (int64_t w = 0; w < hidden.size(0); ++w) {
         if (cancel) cancel->check();
         next[w].copy_(model.decoder_layer(layer).forward(hidden[w].unsqueeze(0).to(device), positions)[0]);
+        if (on_window) on_window(w + 1, hidden.size(0));
     }
     return next;
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,12 +44,16 @@ struct LayerHessians {
 // null it receives the layer's outputs [N, T, C] on hidden's device (used when
 // the next layer's inputs do not depend on this layer's quantization).
 // Cancellable between windows; the observer is removed on every exit.
+// `on_window` hears each finished window (done, windows): the calibration
+// forward is a large part of a layer's time.
+using WindowDoneFn = std::function<void(int64_t done, int64_t windows)>;
 LayerHessians capture_layer_hessians(model::Transformer& model, int64_t layer, const torch::Tensor& hidden,
-                                     const CancelToken* cancel, torch::Tensor* outputs = nullptr);
+                                     const CancelToken* cancel, torch::Tensor* outputs = nullptr,
+                                     const WindowDoneFn& on_window = {});
 
 // Runs every window through layer `layer` (no observer): the next layer's inputs.
 torch::Tensor run_layer(model::Transformer& model, int64_t layer, const torch::Tensor& hidden,
-                        const CancelToken* cancel);
+                        const CancelToken* cancel, const WindowDoneFn& on_window = {});
 
 // Cache files: <folder>/layer<L>.safetensors, written atomically.
 void save_layer_hessians(const std::filesystem::path& file, const LayerHessians& hessians);

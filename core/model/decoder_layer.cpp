@@ -33,6 +33,22 @@ DecoderLayer::DecoderLayer(int64_t index, const io::ModelConfig& config, LayerWe
     }
 }
 
+void DecoderLayer::to(const torch::Device& device) {
+    // Checked first, so that a refusal leaves the layer whole on one device.
+    for (const Projection& p : projections_)
+        if (!dynamic_cast<const DenseLinear*>(p.op.get()))
+            throw Error(p.prefix, "only dense projections move between devices (this one is " + p.op->kind() + ")");
+    for (torch::Tensor* t : {&input_norm_, &post_attention_norm_, &q_norm_, &k_norm_})
+        if (t->defined()) *t = t->to(device);
+    for (Projection& p : projections_) {
+        const auto* dense = static_cast<const DenseLinear*>(p.op.get());
+        if (dense->weight().device() == device) continue;
+        std::optional<torch::Tensor> bias;
+        if (dense->bias().defined()) bias = dense->bias().to(device);
+        p.op = std::make_shared<DenseLinear>(dense->weight().to(device), std::move(bias));
+    }
+}
+
 torch::Tensor DecoderLayer::project(Slot slot, const torch::Tensor& x) const {
     const Projection& p = projections_[slot];
     if (observer_ && *observer_) (*observer_)(p.prefix, x);

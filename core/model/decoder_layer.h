@@ -69,6 +69,11 @@ public:
     const Projection& projection(Slot slot) const { return projections_[slot]; }
     const torch::Tensor& input_norm() const { return input_norm_; }
     const torch::Tensor& post_attention_norm() const { return post_attention_norm_; }
+    // Where the layer's weights are (layer streaming moves them).
+    torch::Device device() const { return input_norm_.device(); }
+    // Moves the norms and projections to `device`. Only dense projections
+    // move (the pipeline streams the dense model); others throw glq::Error.
+    void to(const torch::Device& device);
 
 private:
     torch::Tensor project(Slot slot, const torch::Tensor& x) const;

@@ -51,13 +51,15 @@ std::unique_ptr<Transformer> Transformer::load(const io::ModelDir& dir, const Lo
     const Shapes s(c);
     const io::SafetensorsModel& w = dir.weights();
     std::unique_ptr<Transformer> model(new Transformer(c, options.dtype, options.device));
+    model->stream_layers_ = options.stream_layers;
+    const torch::Device home = options.stream_layers ? torch::Device(torch::kCPU) : options.device;
 
     const int64_t per_layer = 9 + (c.qk_norm ? 2 : 0) + (c.attention_bias ? 3 : 0) + (c.attention_out_bias ? 1 : 0) +
                               (c.mlp_bias ? 3 : 0);
     Progress progress{"load", "", 0, 2 + c.num_hidden_layers * per_layer + (c.tie_word_embeddings ? 0 : 1), "tensors"};
     const auto get = [&](const std::string& name, const std::vector<int64_t>& shape) {
         if (options.cancel) options.cancel->check();
-        torch::Tensor t = load_tensor(w, name, options.dtype, options.device, shape);
+        torch::Tensor t = load_tensor(w, name, options.dtype, home, shape);
         ++progress.done;
         progress.item = name;
         if (options.progress) options.progress(progress);
@@ -165,7 +167,21 @@ void Transformer::finish_init(torch::Tensor embedding, torch::Tensor final_norm,
 void Transformer::reserve_positions(int64_t length) { rope_.reserve(length); }
 
 torch::Tensor Transformer::embed(const torch::Tensor& ids) const {
-    return at::embedding(embedding_, ids.to(device_, torch::kInt64));
+    // Streamed, the table stays on the host and only the rows travel.
+    return at::embedding(embedding_, ids.to(embedding_.device(), torch::kInt64)).to(device_);
+}
+
+void Transformer::move_layer(int64_t i, const torch::Device& device) {
+    DecoderLayer& layer = decoder_layer(i);
+    if (layer.device() == device) return;
+    layer.to(device);
+    ++revision_;
+}
+
+void Transformer::check_not_streamed(const char* what) const {
+    if (stream_layers_)
+        throw Error("model", std::string(what) + " needs every layer on " + device_.str() +
+                                 ", but this model was loaded layer-streamed (weights on the host)");
 }
 
 DecoderLayer& Transformer::decoder_layer(int64_t i) {
@@ -187,6 +203,7 @@ torch::Tensor Transformer::lm_head(const torch::Tensor& hidden) const { return a
 
 torch::Tensor Transformer::forward(const torch::Tensor& ids, KVCache* cache, int64_t start, bool last_only) {
     torch::NoGradGuard no_grad;
+    check_not_streamed("forward()");
     if (ids.dim() != 2 || ids.size(1) < 1)
         throw Error("model input", "token ids must be [batch, tokens] with at least one token");
     const int64_t batch = ids.size(0), tokens = ids.size(1), end = start + tokens;
@@ -227,6 +244,7 @@ torch::Tensor Transformer::forward(const torch::Tensor& ids, KVCache* cache, int
 
 torch::Tensor Transformer::decode_static(const torch::Tensor& ids, const torch::Tensor& positions, KVCache& cache) {
     torch::NoGradGuard no_grad;
+    check_not_streamed("decode_static()");
     reserve_positions(cache.capacity());  // a no-op once reserved: DecodeStep reserves before capturing
     StepContext step;
     step.cache = &cache;

@@ -66,6 +66,12 @@ struct LoadOptions {
     // config.json has a quantization_config is accepted (the factory's owner
     // has checked that it understands it). Without it such a folder is refused.
     LinearFactory linear_factory;
+    // Layer streaming, for the GLQ pipeline, whose model may be larger than
+    // the GPU: every weight is loaded to the host and only the RoPE table to
+    // `device`, where the caller computes one layer at a time, moving it there
+    // and back with Transformer::move_layer. embed() returns on `device`;
+    // forward() and decode_static() refuse (they need every layer at once).
+    bool stream_layers = false;
 };
 
 class Transformer {
@@ -105,6 +111,10 @@ public:
     torch::Tensor embed(const torch::Tensor& ids) const;
     DecoderLayer& decoder_layer(int64_t i);
     const DecoderLayer& decoder_layer(int64_t i) const;
+    // Layer streaming (LoadOptions::stream_layers): moves layer i's weights
+    // to `device` (the compute device before running it, the host after).
+    void move_layer(int64_t i, const torch::Device& device);
+    bool streams_layers() const { return stream_layers_; }
     torch::Tensor final_norm(const torch::Tensor& hidden) const;
     torch::Tensor lm_head(const torch::Tensor& hidden) const;
     // Makes RoPE positions 0..length-1 available (forward does it itself;
@@ -126,6 +136,7 @@ private:
     Transformer(io::ModelConfig config, torch::ScalarType dtype, torch::Device device);
     void finish_init(torch::Tensor embedding, torch::Tensor final_norm, torch::Tensor lm_head);
     Projection& find_projection(const std::string& prefix) const;
+    void check_not_streamed(const char* what) const;
 
     io::ModelConfig config_;
     torch::ScalarType dtype_;
@@ -138,6 +149,7 @@ private:
     std::vector<std::unique_ptr<DecoderLayer>> layers_;
     std::map<std::string, std::pair<int64_t, DecoderLayer::Slot>> by_prefix_;
     uint64_t revision_ = 0;
+    bool stream_layers_ = false;
 };
 
 } // namespace glq::model

@@ -159,6 +159,47 @@ GLQ_TEST(per_layer_api_equals_forward) {
     CHECK_THROWS_WITH(model.decoder_layer(5), "layer 5 does not exist");
 }
 
+// Layer streaming (the GLQ pipeline's load for models larger than the GPU):
+// the per-layer path gives the same logits, whole-model calls refuse, and a
+// layer whose projections are not dense cannot move. On a GPU the weights
+// also stay on the host (tests/gpu/test_layer_streaming_gpu.cpp).
+GLQ_TEST(streamed_model_runs_layer_by_layer_and_refuses_whole_model_calls) {
+    LoadOptions load;
+    load.stream_layers = true;
+    const std::unique_ptr<Transformer> streamed = Transformer::load(stories_dir(), load);
+    CHECK(streamed->streams_layers());
+    CHECK(!stories().streams_layers());
+    const torch::Tensor ids = ids_tensor(golden_ids(), 40);
+    torch::NoGradGuard no_grad;
+    torch::Tensor h = streamed->embed(ids);
+    const torch::Tensor positions = torch::arange(40, torch::kInt64);
+    streamed->reserve_positions(40);
+    const uint64_t revision = streamed->revision();
+    for (int64_t i = 0; i < streamed->num_layers(); ++i) {
+        streamed->move_layer(i, streamed->device());  // the same device here: nothing moves
+        h = streamed->decoder_layer(i).forward(h, positions);
+    }
+    CHECK_EQ(streamed->revision(), revision);
+    CHECK(rel_error(streamed->lm_head(streamed->final_norm(h)), stories().forward(ids)) < 2e-6);
+    CHECK_THROWS_WITH(streamed->forward(ids), "layer-streamed");
+
+    // A layer holding a projection that is not dense stays where it is.
+    struct Scaled final : LinearOp {
+        std::shared_ptr<LinearOp> inner;
+        torch::Tensor forward(const torch::Tensor& x) const override { return inner->forward(x) * 2; }
+        int64_t in_features() const override { return inner->in_features(); }
+        int64_t out_features() const override { return inner->out_features(); }
+        std::string kind() const override { return "scaled"; }
+        uint64_t storage_bytes() const override { return inner->storage_bytes(); }
+    };
+    auto scaled = std::make_shared<Scaled>();
+    scaled->inner = streamed->linear("model.layers.1.mlp.up_proj");
+    streamed->replace_linear("model.layers.1.mlp.up_proj", scaled);
+    CHECK_THROWS_WITH(streamed->decoder_layer(1).to(torch::Device("meta")), "only dense projections move");
+    CHECK(streamed->decoder_layer(1).device().is_cpu());  // refused before anything moved
+    CHECK(streamed->linear("model.layers.1.self_attn.q_proj")->forward(torch::ones({1, 64})).device().is_cpu());
+}
+
 GLQ_TEST(linear_hooks_replace_and_observe) {
     Transformer& model = stories();
     const std::vector<std::string> prefixes = model.linear_prefixes();

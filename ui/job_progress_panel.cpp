@@ -74,11 +74,11 @@ void JobProgressPanel::onProgress(const JobProgress& p) {
     if (pm >= 0) {
         bar_->setRange(0, 1000);
         bar_->setValue(pm);
-        // Byte counts as "106.8 MiB / 1.2 GiB": nine-digit numbers are not read at a glance.
+        // "106.8 MiB / 1.2 GiB", "52.4 M / 134.5 M weights": nine-digit numbers are not read at a glance.
         if (p.unit == QLatin1String("bytes"))
             bar_->setFormat(QStringLiteral("%1 / %2").arg(format_bytes(quint64(p.done)), format_bytes(quint64(p.total))));
         else
-            bar_->setFormat(QStringLiteral("%1 / %2 %3").arg(p.done).arg(p.total).arg(p.unit));
+            bar_->setFormat(QStringLiteral("%1 / %2 %3").arg(format_count(p.done), format_count(p.total), p.unit));
     } else {
         bar_->setRange(0, 0);
     }

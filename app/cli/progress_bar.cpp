@@ -30,6 +30,16 @@ std::string format_bytes(double b) {
     return buf;
 }
 
+std::string format_count(int64_t n) {
+    char buf[32];
+    const double v = static_cast<double>(n);
+    if (n >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+    else if (n >= 1'000'000) std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
+    else if (n >= 100'000) std::snprintf(buf, sizeof buf, "%.0fK", v / 1e3);
+    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+    return buf;
+}
+
 ProgressBar::ProgressBar()
     : start_(Clock::now()), stage_start_(start_), last_draw_(start_), tty_(::isatty(STDERR_FILENO)) {}
 
@@ -62,9 +72,13 @@ void ProgressBar::update(const Progress& p) {
         std::string bar(filled, '#');
         bar.resize(width, '.');
         double eta = frac > 0 ? since_start * (1 - frac) / frac : 0;
-        std::snprintf(line, sizeof line, "%-10s [%s] %3d%% %lld/%lld %s  %s elapsed, ETA %s", p.stage.c_str(),
-                      bar.c_str(), static_cast<int>(frac * 100), static_cast<long long>(p.done),
-                      static_cast<long long>(p.total), p.unit.c_str(), format_duration(since_start).c_str(),
+        // "52.4M/134.5M weights", "106.8 MiB/1.2 GiB": nine-digit counts are not read at a glance.
+        const bool bytes = p.unit == "bytes";
+        const std::string counts = bytes ? format_bytes(static_cast<double>(p.done)) + "/" +
+                                               format_bytes(static_cast<double>(p.total))
+                                         : format_count(p.done) + "/" + format_count(p.total) + " " + p.unit;
+        std::snprintf(line, sizeof line, "%-10s [%s] %3d%% %s  %s elapsed, ETA %s", p.stage.c_str(), bar.c_str(),
+                      static_cast<int>(frac * 100), counts.c_str(), format_duration(since_start).c_str(),
                       format_duration(eta).c_str());
     } else {
         std::snprintf(line, sizeof line, "%-10s %lld %s  %s elapsed", p.stage.c_str(), static_cast<long long>(p.done),

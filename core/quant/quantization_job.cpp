@@ -105,6 +105,10 @@ Prepared prepare(const QuantizationJobOptions& o, const QuantizationCallbacks& c
                                                       "'); quantize the original model");
     report(cb, "calibrate", "loading " + o.model_dir.string(), 0, 0, "");
     load.cancel = cb.cancel;
+    // On a GPU the weights stay on the host and one decoder layer at a time
+    // visits the device (with_layer_on_device), so a model larger than the
+    // GPU's memory still calibrates and quantizes.
+    load.stream_layers = load.device.is_cuda();
     p.model = model::Transformer::load(p.dir, load);
     p.prefixes = p.model->linear_prefixes();
     check_model_dims(*p.model, p.prefixes, p.dir.config_path());
@@ -136,6 +140,24 @@ torch::Tensor embed_windows(const Prepared& p, const QuantizationCallbacks& cb) 
     return hidden;
 }
 
+// Layer streaming: moves layer `layer` to the compute device for the work it
+// is needed for, and back to the host afterwards (a no-op when not streamed).
+template <typename Work>
+auto with_layer_on_device(model::Transformer& model, int64_t layer, Work&& work) {
+    if (model.streams_layers()) model.move_layer(layer, model.device());
+    struct Back {
+        model::Transformer& m;
+        int64_t i;
+        ~Back() {
+            try {
+                if (m.streams_layers()) m.move_layer(i, torch::kCPU);
+            } catch (...) {  // the job is failing already; the model is dropped with it
+            }
+        }
+    } back{model, layer};
+    return work();
+}
+
 fs::path hessian_file(const fs::path& folder, int64_t layer, const std::string& rates_key) {
     return folder / ("layer" + std::to_string(layer) + "-" + rates_key + ".safetensors");
 }
@@ -143,18 +165,18 @@ fs::path hessian_file(const fs::path& folder, int64_t layer, const std::string& 
 // Hessians of `layer`: from the cache when present, else captured (and cached).
 LayerHessians layer_hessians(Prepared& p, const QuantizationJobOptions& o, const QuantizationCallbacks& cb,
                              int64_t layer, const torch::Tensor& hidden, const std::string& rates_key,
-                             int& from_cache, torch::Tensor* outputs) {
+                             int& from_cache, torch::Tensor* outputs, const WindowDoneFn& on_window) {
     const fs::path folder =
         (o.cache_dir.empty() ? default_hessian_cache_dir() : o.cache_dir) / hex64(p.calibration_key);
     const fs::path file = hessian_file(folder, layer, rates_key);
     if (o.use_cache) {
         if (auto cached = load_layer_hessians(file, p.model->device())) {
             ++from_cache;
-            if (outputs) *outputs = run_layer(*p.model, layer, hidden, cb.cancel);
+            if (outputs) *outputs = run_layer(*p.model, layer, hidden, cb.cancel, on_window);
             return *cached;
         }
     }
-    LayerHessians h = capture_layer_hessians(*p.model, layer, hidden, cb.cancel, outputs);
+    LayerHessians h = capture_layer_hessians(*p.model, layer, hidden, cb.cancel, outputs, on_window);
     if (o.use_cache) {
         try {
             save_layer_hessians(file, h);
@@ -319,23 +341,31 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
     int64_t done = 0;
     for (int64_t layer = 0; layer < p.model->num_layers(); ++layer) {
         check_cancel(cb);
-        report(cb, "profile", "layer " + std::to_string(layer) + ": Hessians", done, total, "quantizations");
+        const std::string hessians = "layer " + std::to_string(layer) + ": Hessians";
+        report(cb, "profile", hessians, done, total, "quantizations");
         torch::Tensor next;
-        const LayerHessians h = layer_hessians(p, o, cb, layer, hidden, "dense", from_cache, &next);
-        for (const std::string& prefix : p.prefixes) {
-            if (layer_of(prefix) != layer) continue;
-            const model::DenseLinear& dense = dense_of(*p.model, prefix);
-            const torch::Tensor w = dense.weight().to(torch::kFloat32);
-            for (int b : bpws) {
-                LayerQuantOptions lo;
-                lo.bpw = b;
-                lo.tune_iters = tune_iters_for(o.tune_iters, b);
-                lo.cancel = cb.cancel;
-                const QuantizedLayer q = quantize_layer(w, h.for_linear(prefix), lo);
-                table.record(prefix, w.size(0), w.size(1), b, q.metrics.proxy_loss);
-                report(cb, "profile", prefix + " @ " + std::to_string(b) + " bpw", ++done, total, "quantizations");
+        const WindowDoneFn windows = [&](int64_t w, int64_t n) {
+            report(cb, "profile", hessians + ", window " + std::to_string(w) + "/" + std::to_string(n), done, total,
+                   "quantizations");
+        };
+        with_layer_on_device(*p.model, layer, [&] {
+            const LayerHessians h = layer_hessians(p, o, cb, layer, hidden, "dense", from_cache, &next, windows);
+            for (const std::string& prefix : p.prefixes) {
+                if (layer_of(prefix) != layer) continue;
+                const model::DenseLinear& dense = dense_of(*p.model, prefix);
+                const torch::Tensor w = dense.weight().to(torch::kFloat32);
+                for (int b : bpws) {
+                    LayerQuantOptions lo;
+                    lo.bpw = b;
+                    lo.tune_iters = tune_iters_for(o.tune_iters, b);
+                    lo.cancel = cb.cancel;
+                    const QuantizedLayer q = quantize_layer(w, h.for_linear(prefix), lo);
+                    table.record(prefix, w.size(0), w.size(1), b, q.metrics.proxy_loss, q.metrics.relative_proxy_loss);
+                    report(cb, "profile", prefix + " @ " + std::to_string(b) + " bpw", ++done, total,
+                           "quantizations");
+                }
             }
-        }
+        });
         hidden = next;
     }
     return table;
@@ -435,75 +465,106 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     summary.calibration = p.calibration.description;
     GlqCheckpointContents contents;
     torch::Tensor hidden = embed_windows(p, cb);
-    const int64_t total = static_cast<int64_t>(p.prefixes.size());
-    int64_t done = 0;
+    // Progress counts weights, so the bar and its ETA move inside a linear
+    // (through LDLQ's blocks) and weigh a 1536-wide MLP above a 64-wide k_proj.
+    const auto weights_of = [&](const std::string& prefix) {
+        const auto op = p.model->linear(prefix);
+        return op->out_features() * op->in_features();
+    };
+    int64_t total = 0, done = 0;
+    for (const std::string& prefix : p.prefixes) total += weights_of(prefix);
     for (int64_t layer = 0; layer < p.model->num_layers(); ++layer) {
         check_cancel(cb);
         std::vector<std::string> mine;
         for (const std::string& prefix : p.prefixes)
             if (layer_of(prefix) == layer) mine.push_back(prefix);
-        // Finished linears of this layer from an earlier run.
-        std::map<std::string, QuantizedLayer> results;
-        for (const std::string& prefix : mine)
-            if (auto q = load_resume_layer(resume_dir / (prefix + ".safetensors"), p.model->device()))
-                results.emplace(prefix, std::move(*q));
-        std::optional<LayerHessians> h;
-        torch::Tensor dense_next;
-        if (results.size() < mine.size()) {
-            report(cb, "quantize", "layer " + std::to_string(layer) + ": Hessians", done, total, "linears");
-            const std::string rates = o.propagate ? rates_key_before(p.prefixes, plan, layer, o.tune_iters) : "dense";
-            h = layer_hessians(p, o, cb, layer, hidden, rates, from_cache, o.propagate ? nullptr : &dense_next);
-        }
-        for (const std::string& prefix : mine) {
-            check_cancel(cb);
-            report(cb, "quantize", prefix, done, total, "linears");
-            LayerResult r;
-            r.prefix = prefix;
-            r.bpw = plan.at(prefix);
-            auto it = results.find(prefix);
-            if (it != results.end()) {
-                r.resumed = true;
-                ++summary.resumed_linears;
-            } else {
-                const model::DenseLinear& dense = dense_of(*p.model, prefix);
-                LayerQuantOptions lo;
-                lo.bpw = r.bpw;
-                lo.tune_iters = tune_iters_for(o.tune_iters, r.bpw);
-                lo.cancel = cb.cancel;
-                QuantizedLayer q = quantize_layer(dense.weight().to(torch::kFloat32), h->for_linear(prefix), lo,
-                                                  dense.bias().defined() ? dense.bias().to(torch::kFloat32)
-                                                                         : torch::Tensor());
-                save_resume_layer(resume_dir / (prefix + ".safetensors"), q.artifacts, q.metrics);
-                it = results.emplace(prefix, std::move(q)).first;
+        with_layer_on_device(*p.model, layer, [&] {
+            // Finished linears of this layer from an earlier run.
+            std::map<std::string, QuantizedLayer> results;
+            for (const std::string& prefix : mine)
+                if (auto q = load_resume_layer(resume_dir / (prefix + ".safetensors"), p.model->device()))
+                    results.emplace(prefix, std::move(*q));
+            const std::string hessians = "layer " + std::to_string(layer) + ": Hessians";
+            const auto windows_of = [&](const std::string& what) -> WindowDoneFn {
+                return [&, what](int64_t w, int64_t n) {
+                    report(cb, "quantize", what + ", window " + std::to_string(w) + "/" + std::to_string(n), done,
+                           total, "weights");
+                };
+            };
+            const std::string forward = "layer " + std::to_string(layer) + ": forward";
+            std::optional<LayerHessians> h;
+            torch::Tensor dense_next;
+            if (results.size() < mine.size()) {
+                report(cb, "quantize", hessians, done, total, "weights");
+                const std::string rates =
+                    o.propagate ? rates_key_before(p.prefixes, plan, layer, o.tune_iters) : "dense";
+                h = layer_hessians(p, o, cb, layer, hidden, rates, from_cache, o.propagate ? nullptr : &dense_next,
+                                   windows_of(hessians));
             }
-            const LayerQuantMetrics& m = it->second.metrics;
-            r.proxy_loss = m.proxy_loss;
-            r.relative_error = m.relative_proxy_loss;
-            r.seconds = m.seconds;
-            summary.layers.push_back(r);
-            if (cb.on_layer) cb.on_layer(r);
-            report(cb, "quantize", prefix, ++done, total, "linears");
-        }
-        // Write Ŵ back (dense, model dtype) and produce the next layer's inputs.
-        for (const std::string& prefix : mine) {
-            QuantizedLayer& q = results.at(prefix);
-            std::optional<torch::Tensor> bias;
-            const model::DenseLinear& dense = dense_of(*p.model, prefix);
-            if (dense.bias().defined()) bias = dense.bias();
-            auto op = std::make_shared<model::DenseLinear>(q.w_hat.to(p.model->dtype()), bias);
-            contents.metrics.emplace(prefix, q.metrics);
-            contents.layers.emplace(prefix, std::move(q.artifacts));
-            p.model->replace_linear(prefix, op);
-        }
-        if (layer + 1 < p.model->num_layers())
-            hidden = o.propagate || !dense_next.defined() ? run_layer(*p.model, layer, hidden, cb.cancel) : dense_next;
+            for (const std::string& prefix : mine) {
+                check_cancel(cb);
+                const int64_t weights = weights_of(prefix);
+                report(cb, "quantize", prefix, done, total, "weights");
+                LayerResult r;
+                r.prefix = prefix;
+                r.bpw = plan.at(prefix);
+                auto it = results.find(prefix);
+                if (it != results.end()) {
+                    r.resumed = true;
+                    ++summary.resumed_linears;
+                } else {
+                    const model::DenseLinear& dense = dense_of(*p.model, prefix);
+                    LayerQuantOptions lo;
+                    lo.bpw = r.bpw;
+                    lo.tune_iters = tune_iters_for(o.tune_iters, r.bpw);
+                    lo.cancel = cb.cancel;
+                    lo.progress = [&](const Progress& ldlq) {
+                        if (ldlq.total > 0)
+                            report(cb, "quantize", prefix, done + weights * ldlq.done / ldlq.total, total, "weights");
+                    };
+                    QuantizedLayer q = quantize_layer(dense.weight().to(torch::kFloat32), h->for_linear(prefix), lo,
+                                                      dense.bias().defined() ? dense.bias().to(torch::kFloat32)
+                                                                             : torch::Tensor());
+                    save_resume_layer(resume_dir / (prefix + ".safetensors"), q.artifacts, q.metrics);
+                    it = results.emplace(prefix, std::move(q)).first;
+                }
+                const LayerQuantMetrics& m = it->second.metrics;
+                r.proxy_loss = m.proxy_loss;
+                r.relative_error = m.relative_proxy_loss;
+                r.seconds = m.seconds;
+                summary.layers.push_back(r);
+                if (cb.on_layer) cb.on_layer(r);
+                done += weights;
+                report(cb, "quantize", prefix, done, total, "weights");
+            }
+            const bool last = layer + 1 == p.model->num_layers();
+            // Without propagation the next layer's inputs are this layer's
+            // dense outputs. When every linear came from the resume folder no
+            // Hessians were captured, so they were not produced on the way:
+            // run the layer now, while it is still dense.
+            if (!o.propagate && !last && !dense_next.defined())
+                dense_next = run_layer(*p.model, layer, hidden, cb.cancel, windows_of(forward));
+            // Write Ŵ back (dense, model dtype) and produce the next layer's inputs.
+            for (const std::string& prefix : mine) {
+                QuantizedLayer& q = results.at(prefix);
+                std::optional<torch::Tensor> bias;
+                const model::DenseLinear& dense = dense_of(*p.model, prefix);
+                if (dense.bias().defined()) bias = dense.bias();
+                auto op = std::make_shared<model::DenseLinear>(q.w_hat.to(p.model->dtype()), bias);
+                contents.metrics.emplace(prefix, q.metrics);
+                contents.layers.emplace(prefix, std::move(q.artifacts));
+                p.model->replace_linear(prefix, op);
+            }
+            if (!last)
+                hidden = o.propagate ? run_layer(*p.model, layer, hidden, cb.cancel, windows_of(forward)) : dense_next;
+        });
     }
     summary.hessian_layers_from_cache = from_cache;
     if (from_cache) note(cb, std::to_string(from_cache) + " layer(s) of Hessians from the cache");
 
     // Export.
     check_cancel(cb);
-    report(cb, "export", o.output_dir.string(), 0, 1, "checkpoint");
+    report(cb, "export", o.output_dir.string(), 0, 0, "bytes");  // the writer reports the bytes as they go
     contents.source_config = json::parse(read_file(p.dir.config_path()));
     contents.tokenizer_dir = p.dir.path();
     std::set<std::string> skip;
@@ -524,14 +585,13 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     contents.run.total_time_s = seconds_since(started);
     p.model.reset();
     try {
-        write_glq_checkpoint(o.output_dir, contents);
+        write_glq_checkpoint(o.output_dir, contents, cb.progress);
     } catch (const Error& e) {
         // Typically a full disk. The quantized layers are safe in the resume
         // folder: say so, so that freeing space costs only the export.
         throw Error(e.where(), e.problem() + " (the finished layers are kept in " + resume_dir.string() +
                                    ": rerun with --resume)");
     }
-    report(cb, "export", o.output_dir.string(), 1, 1, "checkpoint");
     {
         std::error_code ec;
         fs::remove_all(resume_dir, ec);

@@ -96,7 +96,11 @@ struct LayerResult {
 };
 
 struct QuantizationCallbacks {
-    ProgressFn progress;                               // stages: calibrate, profile, quantize, export
+    // Stages and units: calibrate (windows), profile (quantizations), quantize
+    // (weights: moves inside a linear as LDLQ sweeps its blocks; the item
+    // names the linear, or the layer and window while Hessians are captured),
+    // export (bytes of model.safetensors).
+    ProgressFn progress;
     std::function<void(const LayerResult&)> on_layer;  // once per linear
     std::function<void(const std::string&)> log;       // one-line notes (cache hits, resume)
     const CancelToken* cancel = nullptr;

@@ -74,7 +74,12 @@ GLQ_TEST(profile_measures_every_linear_at_each_rate) {
     for (const auto& l : t.layers) {
         CHECK(l.measured(2) && l.measured(4) && !l.measured(3));
         CHECK_MSG(l.loss(4) < l.loss(2), l.name << ": " << l.loss(4) << " vs " << l.loss(2));
+        // The relative error (proxy / tr(W H Wᵀ)) beside each loss: positive, falling with the rate.
+        CHECK(l.has_relative_error(2) && l.has_relative_error(4) && !l.has_relative_error(3));
+        CHECK_MSG(l.relative_error_at(4) < l.relative_error_at(2) || l.loss(2) == 0,
+                  l.name << ": " << l.relative_error_at(4) << " vs " << l.relative_error_at(2));
     }
+    CHECK(t.has_relative_errors());
     const auto* down = t.find("model.layers.4.mlp.down_proj");
     CHECK(down != nullptr);
     CHECK_EQ(down->cols, int64_t(176));

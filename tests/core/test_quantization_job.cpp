@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,19 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
     for (const auto& e : fs::recursive_directory_iterator(dir))
         files[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? glq::read_file(e.path()) : "<dir>";
     return files;
+}
+
+// Two checkpoints with the same codes, signs and scales in every linear.
+void check_same_codes(const fs::path& a_dir, const fs::path& b_dir) {
+    const GlqCheckpoint a = read_glq_checkpoint(a_dir), b = read_glq_checkpoint(b_dir);
+    CHECK_EQ(a.layers.size(), b.layers.size());
+    for (const auto& [prefix, la] : a.layers) {
+        const ShellLayerArtifacts& lb = b.layers.at(prefix);
+        CHECK_EQ(la.qidxs.size(), lb.qidxs.size());
+        for (size_t k = 0; k < la.qidxs.size(); ++k) CHECK_MSG(torch::equal(la.qidxs[k], lb.qidxs[k]), prefix);
+        CHECK(torch::equal(la.su, lb.su) && torch::equal(la.sv, lb.sv));
+        CHECK_EQ(la.wscale, lb.wscale);
+    }
 }
 
 } // namespace
@@ -211,14 +225,119 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     fresh.use_cache = false;
     fresh.resume = false;
     run_quantization_job(fresh);
-    const GlqCheckpoint a = read_glq_checkpoint(out), b = read_glq_checkpoint(tmp / "fresh");
-    CHECK_EQ(a.layers.size(), b.layers.size());
-    for (const auto& [prefix, la] : a.layers) {
-        const ShellLayerArtifacts& lb = b.layers.at(prefix);
-        CHECK_EQ(la.qidxs.size(), lb.qidxs.size());
-        for (size_t k = 0; k < la.qidxs.size(); ++k) CHECK(torch::equal(la.qidxs[k], lb.qidxs[k]));
-        CHECK(torch::equal(la.su, lb.su) && torch::equal(la.sv, lb.sv));
-        CHECK_EQ(la.wscale, lb.wscale);
+    check_same_codes(out, tmp / "fresh");
+}
+
+// Without propagation a layer's Hessians come from the dense model's inputs.
+// A resume that finds whole layers finished must still produce those inputs
+// (from the dense layer, before its weights are replaced); it once took them
+// from the quantized layer instead, which changed every later layer.
+GLQ_TEST(resume_without_propagation_matches_an_uninterrupted_run) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    const fs::path out = tmp / "out";
+    QuantizationJobOptions o = options_for(model, out, tmp, 3);
+    o.use_cache = false;
+    o.propagate = false;
+    glq::CancelToken cancel;
+    QuantizationCallbacks cb;
+    cb.cancel = &cancel;
+    int finished = 0;
+    cb.on_layer = [&](const LayerResult&) {
+        if (++finished == 14) cancel.cancel();  // layers 0 and 1 whole
+    };
+    CHECK_THROWS_WITH(run_quantization_job(o, cb), "cancelled");
+    o.resume = true;
+    CHECK_EQ(run_quantization_job(o).resumed_linears, 14);
+
+    QuantizationJobOptions fresh = options_for(model, tmp / "fresh", tmp, 3);
+    fresh.use_cache = false;
+    fresh.propagate = false;
+    run_quantization_job(fresh);
+    check_same_codes(out, tmp / "fresh");
+}
+
+// Progress a user can trust on a large model: the quantize stage counts
+// weights and moves inside a linear (LDLQ's blocks), Hessian capture names its
+// windows, and export counts the bytes of model.safetensors to its size.
+GLQ_TEST(progress_moves_inside_linears_and_export_counts_bytes) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    const fs::path out = tmp / "out";
+    std::vector<glq::Progress> quantize, exporting;
+    bool windows = false;
+    QuantizationCallbacks cb;
+    cb.progress = [&](const glq::Progress& p) {
+        if (p.stage == "quantize") quantize.push_back(p);
+        if (p.stage == "export") exporting.push_back(p);
+        windows = windows || (p.stage == "quantize" && p.item.find(": Hessians, window 8/8") != std::string::npos);
+    };
+    std::set<int64_t> boundaries = {0};
+    int64_t finished_weights = 0;
+    const QuantizationSummary s = run_quantization_job(options_for(model, out, tmp, 2), cb);
+    const GlqCheckpoint ckpt = read_glq_checkpoint(out);
+    for (const LayerResult& r : s.layers) {
+        const ShellLayerArtifacts& a = ckpt.layers.at(r.prefix);
+        finished_weights += a.out_features() * a.in_features();
+        boundaries.insert(finished_weights);
+    }
+    CHECK(!quantize.empty());
+    bool inside = false;
+    int64_t last = 0;
+    for (const glq::Progress& p : quantize) {
+        CHECK_EQ(p.unit, std::string("weights"));
+        CHECK_EQ(p.total, finished_weights);
+        CHECK_MSG(p.done >= last, "progress went back from " << last << " to " << p.done);
+        last = p.done;
+        inside = inside || !boundaries.count(p.done);
+    }
+    CHECK_EQ(last, finished_weights);
+    CHECK(inside);
+    CHECK(windows);
+    CHECK(!exporting.empty());
+    const glq::Progress& end = exporting.back();
+    CHECK_EQ(end.unit, std::string("bytes"));
+    CHECK_EQ(end.done, end.total);
+    CHECK_EQ(end.total, static_cast<int64_t>(fs::file_size(out / "model.safetensors")));
+}
+
+// A cancel is honoured inside a linear's LDLQ sweep and inside a layer's
+// Hessian capture, not only between linears: nothing is written, the source
+// is untouched, and the linear being swept is not reported as finished.
+GLQ_TEST(cancel_inside_a_linear_or_a_hessian_capture_leaves_nothing) {
+    const fs::path tmp = glq::test::temp_dir();
+    const fs::path model = make_tiny_model(tmp / "tiny");
+    const auto source = snapshot(model);
+    for (const std::string where : {"LDLQ", "Hessians"}) {
+        const fs::path out = tmp / ("out-" + where);
+        QuantizationJobOptions o = options_for(model, out, tmp, 2);
+        o.use_cache = false;
+        glq::CancelToken cancel;
+        QuantizationCallbacks cb;
+        cb.cancel = &cancel;
+        std::map<std::string, int> reports;  // per item
+        std::string swept;
+        int finished = 0, finished_at_cancel = -1;
+        cb.on_layer = [&](const LayerResult& r) {
+            ++finished;
+            CHECK_MSG(r.prefix != swept, r.prefix << " finished after the cancel");
+        };
+        cb.progress = [&](const glq::Progress& p) {
+            if (p.stage != "quantize" || cancel.cancelled()) return;
+            // Layer 1, so that layer 0 is finished and the cancel is mid-job.
+            const bool ldlq = where == "LDLQ" && p.item.rfind("model.layers.1.", 0) == 0 && ++reports[p.item] == 2;
+            const bool capture = where == "Hessians" && p.item == "layer 1: Hessians, window 3/8";
+            if (ldlq || capture) {
+                swept = ldlq ? p.item : "";
+                finished_at_cancel = finished;
+                cancel.cancel();
+            }
+        };
+        CHECK_THROWS_WITH(run_quantization_job(o, cb), "cancelled");
+        CHECK_MSG(finished_at_cancel >= 7, where << ": the cancel came at " << finished_at_cancel << " linears");
+        CHECK_EQ(finished, finished_at_cancel);
+        CHECK(!fs::exists(out));
+        CHECK(snapshot(model) == source);
     }
 }
 

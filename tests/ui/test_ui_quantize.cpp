@@ -154,8 +154,11 @@ private slots:
         }
         QVERIFY2(stages.contains(QStringLiteral("calibrate")) && stages.contains(QStringLiteral("quantize")),
                  qPrintable(QStringList(stages.values()).join(QLatin1Char(','))));
-        QCOMPARE(lastQuantize.total, qint64(35));
-        QCOMPARE(lastQuantize.done, qint64(35));
+        // Quantize progress counts weights: per block q 64x64, k and v 32x64,
+        // o 64x64, gate and up 176x64, down 64x176 = 46,080; five blocks.
+        QCOMPARE(lastQuantize.unit, QStringLiteral("weights"));
+        QCOMPARE(lastQuantize.total, qint64(5 * 46080));
+        QCOMPARE(lastQuantize.done, lastQuantize.total);
 
         QCOMPARE(layers.count(), 35);
         QCOMPARE(int(view.layers().size()), 35);

@@ -3,13 +3,30 @@
 
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "app/cli/command.h"
+#include "core/common/error.h"
 #include "core/quant/allocator.h"
 #include "core/quant/bpw_map.h"
 #include "core/quant/sensitivity.h"
 
 namespace {
+
+// The allocator's errors name `glqw quantize`'s options (--bpw, --min-bpw,
+// --max-bpw); this command calls them --target, --min and --max.
+glq::quant::Allocation allocate(const glq::quant::SensitivityTable& table, const glq::quant::AllocationRequest& r) {
+    try {
+        return glq::quant::allocate_bpw(table, r);
+    } catch (const glq::Error& e) {
+        static const std::map<std::string, std::string> here = {
+            {"--bpw", "--target"}, {"--min-bpw", "--min"}, {"--max-bpw", "--max"}};
+        const auto it = here.find(e.where());
+        if (it == here.end()) throw;
+        throw glq::Error(it->second, e.problem());
+    }
+}
 
 int run_allocate(int argc, char** argv) {
     glq::cli::ArgParser args("allocate",
@@ -29,7 +46,7 @@ int run_allocate(int argc, char** argv) {
     request.target_bpw = args.get_double("target");
     request.min_bpw = static_cast<int>(args.get_int("min"));
     request.max_bpw = static_cast<int>(args.get_int("max"));
-    const glq::quant::Allocation a = glq::quant::allocate_bpw(table, request);
+    const glq::quant::Allocation a = allocate(table, request);
 
     glq::quant::BpwMap map;
     map.layers = a.bpw;

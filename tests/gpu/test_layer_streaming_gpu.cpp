@@ -120,6 +120,7 @@ GLQ_TEST(gpu_job_peak_memory_stays_far_below_the_model) {
     o.calibration.seqlen = 64;
     o.use_cache = false;
     const torch::Device cuda(torch::kCUDA, 0);
+    (void)torch::zeros({1}, cuda);  // the allocator's statistics exist once CUDA is initialised
     glq::model::synchronize(cuda);
     glq::model::reset_peak_memory(cuda);
     const QuantizationSummary s = run_quantization_job(o);

@@ -74,6 +74,26 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
     return files;
 }
 
+// Runs the job and cancels it once `linears` have finished.
+void run_and_cancel_after(const QuantizationJobOptions& o, int linears) {
+    glq::CancelToken cancel;
+    QuantizationCallbacks cb;
+    cb.cancel = &cancel;
+    int finished = 0;
+    cb.on_layer = [&](const LayerResult&) {
+        if (++finished == linears) cancel.cancel();
+    };
+    CHECK_THROWS_WITH(run_quantization_job(o, cb), "cancelled");
+}
+
+// The same job from scratch into `out` (no resume): what a resume must equal.
+fs::path uninterrupted(QuantizationJobOptions o, const fs::path& out) {
+    o.output_dir = out;
+    o.resume = false;
+    run_quantization_job(o);
+    return out;
+}
+
 // Two checkpoints with the same codes, signs and scales in every linear.
 void check_same_codes(const fs::path& a_dir, const fs::path& b_dir) {
     const GlqCheckpoint a = read_glq_checkpoint(a_dir), b = read_glq_checkpoint(b_dir);
@@ -194,20 +214,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     o.use_cache = false;
 
     const auto source = snapshot(model);
-    glq::CancelToken cancel;
-    QuantizationCallbacks cb;
-    cb.cancel = &cancel;
-    int finished = 0;
-    cb.on_layer = [&](const LayerResult&) {
-        if (++finished == 17) cancel.cancel();
-    };
-    bool cancelled = false;
-    try {
-        run_quantization_job(o, cb);
-    } catch (const glq::Cancelled&) {
-        cancelled = true;
-    }
-    CHECK(cancelled);
+    run_and_cancel_after(o, 17);
     CHECK(!fs::exists(out));
     CHECK(fs::exists(out.string() + ".glq-resume/settings.json"));
     CHECK(snapshot(model) == source);  // the source model untouched
@@ -221,11 +228,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     CHECK_EQ(s.resumed_linears, 17);
     CHECK(snapshot(model) == source);
 
-    QuantizationJobOptions fresh = options_for(model, tmp / "fresh", tmp, 3);
-    fresh.use_cache = false;
-    fresh.resume = false;
-    run_quantization_job(fresh);
-    check_same_codes(out, tmp / "fresh");
+    check_same_codes(out, uninterrupted(o, tmp / "fresh"));
 }
 
 // Without propagation a layer's Hessians come from the dense model's inputs.
@@ -239,22 +242,10 @@ GLQ_TEST(resume_without_propagation_matches_an_uninterrupted_run) {
     QuantizationJobOptions o = options_for(model, out, tmp, 3);
     o.use_cache = false;
     o.propagate = false;
-    glq::CancelToken cancel;
-    QuantizationCallbacks cb;
-    cb.cancel = &cancel;
-    int finished = 0;
-    cb.on_layer = [&](const LayerResult&) {
-        if (++finished == 14) cancel.cancel();  // layers 0 and 1 whole
-    };
-    CHECK_THROWS_WITH(run_quantization_job(o, cb), "cancelled");
+    run_and_cancel_after(o, 14);  // layers 0 and 1 whole
     o.resume = true;
     CHECK_EQ(run_quantization_job(o).resumed_linears, 14);
-
-    QuantizationJobOptions fresh = options_for(model, tmp / "fresh", tmp, 3);
-    fresh.use_cache = false;
-    fresh.propagate = false;
-    run_quantization_job(fresh);
-    check_same_codes(out, tmp / "fresh");
+    check_same_codes(out, uninterrupted(o, tmp / "fresh"));
 }
 
 // Progress a user can trust on a large model: the quantize stage counts

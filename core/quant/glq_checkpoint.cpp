@@ -122,15 +122,15 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
         for (size_t i = 0; i < a.inv_resid_scale.size(); ++i)
             add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""),
                 torch::tensor(a.inv_resid_scale[i], torch::kFloat32).reshape({}));
-        // Below 4 stages, the next stage's scale is written as 0: the reference
-        // counts stages by the first zero scale, and its loader under
-        // transformers 5 fills a missing one with uninitialised memory (it
-        // relied on _load_from_state_dict, which transformers 5 no longer
-        // calls), so without it a 4-bpw layer could decode garbage stages.
-        // Four bytes per layer; readers that go by Qidxs<k> ignore it.
-        if (const size_t next = a.inv_resid_scale.size(); next < 3)
-            add(prefix + ".inv_resid_scale" + (next ? std::to_string(next + 1) : ""),
-                torch::zeros({}, torch::kFloat32));
+        // Every scale of a stage the layer does not have is written as 0: the
+        // reference counts stages by the first zero scale, and its loader
+        // under transformers 5 fills a missing one with uninitialised memory
+        // (it relied on _load_from_state_dict, which transformers 5 no longer
+        // calls). Its CPU decode reads inv_resid_scale2 even at 2 bpw, so the
+        // next stage's zero alone is not enough there (NaN logits). At most
+        // 12 bytes per layer; readers that go by Qidxs<k> ignore them.
+        for (size_t i = a.inv_resid_scale.size(); i < 3; ++i)
+            add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""), torch::zeros({}, torch::kFloat32));
         add(prefix + ".SU", a.su);
         add(prefix + ".SV", a.sv);
         add(prefix + ".Wscale", torch::tensor(a.wscale, torch::kFloat32).reshape({}));

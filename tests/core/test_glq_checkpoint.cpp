@@ -2,6 +2,8 @@
 // With GLQ_INTEROP_OUT set, the first test also leaves a checkpoint and our Ŵ
 // there for tests/python/test_glq_layer_interop.py to decode with the reference.
 
+#include <cstring>
+
 #include <torch/torch.h>
 
 #include <fstream>
@@ -130,6 +132,21 @@ GLQ_TEST(writes_the_reference_layout_and_reads_it_back) {
     expect("model.layers.0.self_attn.q_proj.bias", DType::F32, {64});
     expect("model.embed_tokens.weight", DType::BF16, {10, 64});
     expect("model.layers.0.mlp.gate_proj.inv_resid_scale3", DType::F32, {});
+    // The scales of stages a layer lacks are stored as 0, every one of them:
+    // the reference counts stages by the first zero, and its CPU decode reads
+    // inv_resid_scale2 even of a one-stage layer.
+    const auto scale = [&](const std::string& name) {
+        float v = -1;
+        std::memcpy(&v, st.view(name).bytes.data(), sizeof v);
+        return v;
+    };
+    const std::string qp = "model.layers.0.self_attn.q_proj";  // 3 bpw: two stages
+    CHECK(scale(qp + ".inv_resid_scale") > 0);
+    expect(qp + ".inv_resid_scale2", DType::F32, {});
+    expect(qp + ".inv_resid_scale3", DType::F32, {});
+    CHECK_EQ(scale(qp + ".inv_resid_scale2"), 0.0f);
+    CHECK_EQ(scale(qp + ".inv_resid_scale3"), 0.0f);
+    CHECK_EQ(scale(d + ".inv_resid_scale3"), 0.0f);  // 5 bpw: three stages
 
     const GlqCheckpoint back = read_glq_checkpoint(out);
     CHECK_EQ(back.layers.size(), 3u);

@@ -179,6 +179,18 @@ def compare(label, ours, theirs):
     return diff <= LOGIT_RTOL * scale
 
 
+def same_in_both(label, checkpoint, glqw, ids, eval_file, tmp):
+    """The checkpoint in the reference's loader and in our engine: sane logits,
+    equal within LOGIT_RTOL, perplexities within 0.1%. Returns (ok, our logits,
+    our perplexity)."""
+    their_logits, their_ppl = reference_logits_and_ppl(checkpoint, ids)
+    our_logits, our_ppl = our_logits_and_ppl(glqw, checkpoint, eval_file, tmp)
+    ok = sane(label, their_logits)
+    ok &= compare(label, our_logits, their_logits)
+    print(f"{label}: ppl ours {our_ppl:.4f}, reference loader {their_ppl:.4f}")
+    return ok and abs(our_ppl - their_ppl) <= 1e-3 * their_ppl, our_logits, our_ppl
+
+
 def main():
     glqw = os.environ.get("GLQW")
     if not glqw or not Path(glqw).is_file():
@@ -221,12 +233,8 @@ def main():
                 print(f"glqw quantize --bpw {bpw} failed:\n{run.stdout}\n{run.stderr}")
                 return 1
             label = f"our {bpw}-bpw checkpoint"
-            their_logits, their_ppl = reference_logits_and_ppl(ours, ids)
-            our_logits, our_ppl = our_logits_and_ppl(glqw, ours, eval_file, tmp)
-            ok &= sane(label, their_logits)
-            ok &= compare(label, our_logits, their_logits)
-            print(f"{label}: ppl ours {our_ppl:.4f}, reference loader {their_ppl:.4f}")
-            ok &= abs(our_ppl - their_ppl) <= 1e-3 * their_ppl
+            same, our_logits, our_ppl = same_in_both(label, ours, glqw, ids, eval_file, tmp)
+            ok &= same
 
             # 1b. The same under the main venv's transformers (5.x), whose loader leaves
             # the stage buffers a checkpoint omits uninitialised: ours store the scale
@@ -268,12 +276,7 @@ def main():
                 if extra:
                     print(f"{label}: expected no second-stage keys, found {extra[:3]}")
                     ok = False
-            their_logits, their_ppl = reference_logits_and_ppl(ref, ids)
-            our_logits, our_ppl = our_logits_and_ppl(glqw, ref, eval_file, tmp)
-            ok &= sane(label, their_logits)
-            ok &= compare(label, our_logits, their_logits)
-            print(f"{label}: ppl ours {our_ppl:.4f}, reference loader {their_ppl:.4f}")
-            ok &= abs(our_ppl - their_ppl) <= 1e-3 * their_ppl
+            ok &= same_in_both(label, ref, glqw, ids, eval_file, tmp)[0]
             print(f"{label}: {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
 

@@ -140,22 +140,14 @@ torch::Tensor embed_windows(const Prepared& p, const QuantizationCallbacks& cb) 
     return hidden;
 }
 
-// Layer streaming: moves layer `layer` to the compute device for the work it
-// is needed for, and back to the host afterwards (a no-op when not streamed).
+// Layer streaming: moves layer `layer` to the compute device for `work` and
+// back to the host afterwards (a no-op when not streamed). When `work`
+// throws, the job ends and drops the model, so nothing needs moving back.
 template <typename Work>
-auto with_layer_on_device(model::Transformer& model, int64_t layer, Work&& work) {
+void with_layer_on_device(model::Transformer& model, int64_t layer, Work&& work) {
     if (model.streams_layers()) model.move_layer(layer, model.device());
-    struct Back {
-        model::Transformer& m;
-        int64_t i;
-        ~Back() {
-            try {
-                if (m.streams_layers()) m.move_layer(i, torch::kCPU);
-            } catch (...) {  // the job is failing already; the model is dropped with it
-            }
-        }
-    } back{model, layer};
-    return work();
+    work();
+    if (model.streams_layers()) model.move_layer(layer, torch::kCPU);
 }
 
 fs::path hessian_file(const fs::path& folder, int64_t layer, const std::string& rates_key) {

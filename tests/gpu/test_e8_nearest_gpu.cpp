@@ -8,17 +8,12 @@
 #include <torch/torch.h>
 
 #include "core/quant/e8_codebook.h"
-#include "kernels/device.h"
+#include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
 
 namespace {
-
-void require_cuda() {
-    if (!glq::kernels::built_with_cuda()) SKIP("built without CUDA");
-    if (!glq::kernels::cuda_device_available()) SKIP("no CUDA device");
-}
 
 void check_same(const torch::Tensor& x_cpu, int64_t size, const char* what) {
     const torch::Tensor cpu = e8_nearest(x_cpu, size);
@@ -31,7 +26,7 @@ void check_same(const torch::Tensor& x_cpu, int64_t size, const char* what) {
 } // namespace
 
 GLQ_TEST(gpu_matches_cpu_on_random_inputs) {
-    require_cuda();
+    glq::test::require_cuda();
     for (double sigma : {0.5, 1.0, 2.0, 6.0}) {
         const torch::Tensor x = torch::randn({200000, 8}) * sigma;
         check_same(x, kE8CodebookSize, "gaussian");
@@ -40,7 +35,7 @@ GLQ_TEST(gpu_matches_cpu_on_random_inputs) {
 }
 
 GLQ_TEST(gpu_matches_gpu_bruteforce_and_ties) {
-    require_cuda();
+    glq::test::require_cuda();
     const torch::Tensor x = torch::randn({20000, 8}, torch::kCUDA) * 1.3;
     CHECK(torch::equal(e8_nearest(x), e8_nearest_bruteforce(x)));
     const torch::Tensor& cb = e8_codebook();
@@ -55,7 +50,7 @@ GLQ_TEST(gpu_matches_gpu_bruteforce_and_ties) {
 }
 
 GLQ_TEST(gpu_throughput_report) {
-    require_cuda();
+    glq::test::require_cuda();
     const torch::Tensor x = torch::randn({1 << 22, 8}, torch::kCUDA);
     e8_nearest(x.slice(0, 0, 1024));
     torch::cuda::synchronize();

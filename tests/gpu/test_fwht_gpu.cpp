@@ -4,20 +4,13 @@
 #include <torch/torch.h>
 
 #include "core/quant/rht.h"
-#include "kernels/device.h"
+#include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
 
-namespace {
-void require_cuda() {
-    if (!glq::kernels::built_with_cuda()) SKIP("built without CUDA");
-    if (!glq::kernels::cuda_device_available()) SKIP("no CUDA device");
-}
-} // namespace
-
 GLQ_TEST(gpu_block_hadamard_matches_cpu) {
-    require_cuda();
+    glq::test::require_cuda();
     for (int64_t d : {1, 2, 64, 576, 1536, 2688, 4096, 8192, 9 * 64, 14336, 16384, 32768, 32768 + 4096 + 8}) {
         for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
             const torch::Tensor x = torch::randn({33, d}, dtype);
@@ -31,7 +24,7 @@ GLQ_TEST(gpu_block_hadamard_matches_cpu) {
 }
 
 GLQ_TEST(gpu_rht_round_trip_and_half_precision) {
-    require_cuda();
+    glq::test::require_cuda();
     const RhtSigns s = reference_signs(2688, 576);
     const torch::Tensor w = torch::randn({2688, 576}, torch::kCUDA);
     const torch::Tensor wt = rht_weight(w, s.su, s.sv);

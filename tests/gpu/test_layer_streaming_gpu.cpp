@@ -16,7 +16,7 @@
 #include "core/model/transformer.h"
 #include "core/quant/glq_checkpoint.h"
 #include "core/quant/quantization_job.h"
-#include "kernels/device.h"
+#include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
 
@@ -24,11 +24,6 @@ namespace fs = std::filesystem;
 using namespace glq::quant;
 
 namespace {
-
-void require_cuda() {
-    if (!glq::kernels::built_with_cuda()) SKIP("built without CUDA");
-    if (!glq::kernels::cuda_device_available()) SKIP("no CUDA device");
-}
 
 constexpr int64_t kLayers = 24, kHidden = 512, kIntermediate = 1536, kHeads = 8;
 
@@ -81,7 +76,7 @@ int64_t write_random_llama(const fs::path& dir) {
 } // namespace
 
 GLQ_TEST(gpu_streamed_load_keeps_weights_on_the_host) {
-    require_cuda();
+    glq::test::require_cuda();
     const fs::path dir = glq::test::temp_dir() / "llama";
     write_random_llama(dir);
     glq::model::LoadOptions load;
@@ -104,7 +99,7 @@ GLQ_TEST(gpu_streamed_load_keeps_weights_on_the_host) {
 }
 
 GLQ_TEST(gpu_job_peak_memory_stays_far_below_the_model) {
-    require_cuda();
+    glq::test::require_cuda();
     const fs::path tmp = glq::test::temp_dir();
     const int64_t model_bytes = write_random_llama(tmp / "llama");
     const fs::path calib = tmp / "calib.txt";

@@ -7,17 +7,12 @@
 
 #include "core/quant/glq_linear.h"
 #include "core/quant/quantize_layer.h"
-#include "kernels/device.h"
+#include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
 
 namespace {
-
-void require_cuda() {
-    if (!glq::kernels::built_with_cuda()) SKIP("built without CUDA");
-    if (!glq::kernels::cuda_device_available()) SKIP("no CUDA device");
-}
 
 // The demo model's shapes: 576 = 512 + 64 exercises the block-diagonal RHT.
 constexpr int64_t kRows = 192, kCols = 576;
@@ -34,7 +29,7 @@ torch::Tensor make_hessian(int64_t n, int64_t seed) {
 } // namespace
 
 GLQ_TEST(gpu_quantize_layer_matches_cpu_quality_at_every_rate) {
-    require_cuda();
+    glq::test::require_cuda();
     torch::manual_seed(11);
     const torch::Tensor w = torch::randn({kRows, kCols}) * 0.02;
     const torch::Tensor h = make_hessian(kCols, 12);
@@ -61,7 +56,7 @@ GLQ_TEST(gpu_quantize_layer_matches_cpu_quality_at_every_rate) {
 }
 
 GLQ_TEST(gpu_tuning_passes_match_cpu_and_never_raise_the_proxy) {
-    require_cuda();
+    glq::test::require_cuda();
     torch::manual_seed(15);
     const torch::Tensor w = torch::randn({kRows, kCols}) * 0.02;
     const torch::Tensor h = make_hessian(kCols, 16);
@@ -85,7 +80,7 @@ GLQ_TEST(gpu_tuning_passes_match_cpu_and_never_raise_the_proxy) {
 }
 
 GLQ_TEST(gpu_glq_linear_forward_equals_the_dequantized_matmul) {
-    require_cuda();
+    glq::test::require_cuda();
     torch::manual_seed(13);
     const torch::Tensor w = torch::randn({kRows, kCols}) * 0.02;
     LayerQuantOptions o;

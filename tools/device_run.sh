@@ -4,7 +4,8 @@
 #
 #   tools/device_run.sh stash            keep a carried demo-GGUF part (.carry/demo-?/) in /tmp/glq-demo
 #   tools/device_run.sh build            configure + build (no Qt; CUDA for sm_90)
-#   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python)
+#   tools/device_run.sh test             GPU + core tests (CTest labels gpu, core, io, python;
+#                                        GLQ_TEST_LABELS and GLQ_TEST_REGEX narrow them)
 #   tools/device_run.sh bench            engine benchmarks vs HF transformers; writes $OUT/*.json
 #   tools/device_run.sh quant-smoke      glqw and the reference quantize the demo once at 4 bpw
 #                                        (small calibration), both scored by glqw ppl
@@ -89,14 +90,16 @@ ensure_demo() {
 run_tests() {
   log tests
   install_wheels
-  ctest --test-dir "$BUILD" -L "${GLQ_TEST_LABELS:-gpu|core|io|python}" --output-on-failure -j 8 --timeout 400 \
-    > "$OUT/ctest.log" 2>&1
+  # GLQ_TEST_REGEX narrows the run to some tests (a re-run after a fix).
+  ctest --test-dir "$BUILD" -L "${GLQ_TEST_LABELS:-gpu|core|io|python}" ${GLQ_TEST_REGEX:+-R "$GLQ_TEST_REGEX"} \
+    --output-on-failure -V -j 8 --timeout 400 > "$OUT/ctest.log" 2>&1
   local rc=$?
   grep -E "Test +#|tests passed|tests failed|Skipped|\*\*\*" "$OUT/ctest.log" | tail -60
   # A crashed test: keep its backtrace (tests/support prints one) and which
   # library each std:: symbol bound to, the suspect of earlier device crashes.
   local t
-  for t in $(grep -E "\*\*\*(Exception|Failed)" "$OUT/ctest.log" | grep -oE "test_[a-z0-9_]+" | sort -u); do
+  # A plain failure's output is in ctest.log already: only crashes run again.
+  for t in $(grep -E "\*\*\*Exception" "$OUT/ctest.log" | grep -oE "test_[a-z0-9_]+" | sort -u); do
     local exe
     exe="$(find "$BUILD/tests" -maxdepth 1 -type f -name "$t" | head -1)"
     [ -n "$exe" ] || continue

@@ -15,5 +15,8 @@ void reset_peak_memory(torch::Device device);
 // CUDA: peak bytes allocated by LibTorch on the device since the last reset.
 // CPU: the process's peak resident set size (it cannot be reset).
 uint64_t peak_memory_bytes(torch::Device device);
+// CUDA: bytes LibTorch holds allocated on the device now (what a leak would
+// grow). CPU: 0, there is no allocator to ask.
+uint64_t allocated_memory_bytes(torch::Device device);
 
 } // namespace glq::model

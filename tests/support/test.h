@@ -68,6 +68,11 @@ bool contains(std::string_view haystack, std::string_view needle);
     static ::glq::test::Registrar GLQ_TEST_CAT(glq_test_reg_, name)(#name, &name, __FILE__, __LINE__); \
     static void name()
 
+// c10's logging (pulled in by any LibTorch header) defines CHECK and
+// CHECK_EQ for its own aborting checks; tests mean ours, whatever the
+// include order.
+#undef CHECK
+#undef CHECK_EQ
 #define CHECK(cond)                                                                           \
     do {                                                                                      \
         if (!(cond)) ::glq::test::fail("CHECK(" #cond ") failed", __FILE__, __LINE__);      \

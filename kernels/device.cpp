@@ -19,6 +19,27 @@ bool built_with_cuda() {
 
 bool cuda_device_available() { return torch::cuda::is_available() && torch::cuda::device_count() > 0; }
 
+std::optional<uint64_t> cuda_free_memory(int index) {
+#ifdef GLQ_WITH_CUDA
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess || cudaSetDevice(index) != cudaSuccess) {
+        cudaGetLastError();
+        return std::nullopt;
+    }
+    size_t free = 0, total = 0;
+    const cudaError_t err = cudaMemGetInfo(&free, &total);
+    cudaSetDevice(previous);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        return std::nullopt;
+    }
+    return static_cast<uint64_t>(free);
+#else
+    (void)index;
+    return std::nullopt;
+#endif
+}
+
 std::string describe_devices() {
     std::ostringstream ss;
     ss << "cpu";

@@ -13,6 +13,9 @@
 #                                        arguments from GLQ_QUANT_BENCH_ARGS)
 #   tools/device_run.sh quant-trellis    the reference's trellis at GLQ_TRELLIS_BPW (default 2), alone:
 #                                        one rate per call (a run takes minutes; scored by the dense route)
+#   tools/device_run.sh stream-ab        the demo at 4 bpw on GPU 0, layer streaming on and off in
+#                                        turn, GLQ_AB_REPEATS (3) runs each: wall, peak RSS, peak GPU
+#                                        memory, sha256 of each checkpoint (they must all agree)
 #   tools/device_run.sh demo             import the demo GGUF once its three parts are here (before
 #                                        two benchmarks start at once on two GPUs)
 #   tools/device_run.sh pristine         replace the source folders by the committed HEAD
@@ -176,6 +179,36 @@ quant_bench() {  # $1 = smoke | full | trellis
   tar -czf "$OUT/quant_${name}_logs.tgz" -C "$work" $(cd "$work" && ls *.log) 2>/dev/null || true
 }
 
+stream_ab() {
+  log stream-ab
+  ensure_demo
+  [ -d "$DEMO_DIR" ] || { echo "no demo model"; return 1; }
+  local data
+  data="$(bench_text)" || return 1
+  local work=/tmp/stream-ab mode run
+  rm -rf "$work" && mkdir -p "$work"
+  for run in $(seq "${GLQ_AB_REPEATS:-3}"); do
+    for mode in on off; do
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 -lms 200 > "$work/gpu.txt" &
+      local smi=$!
+      $PY - "$BUILD/app/glqw" quantize "$DEMO_DIR" --bpw 4 --device cuda --stream-layers "$mode" --no-cache \
+          --calib "$data/brown/brown.txt" --nsamples 128 --seqlen 512 --out "$work/$mode-$run" \
+          > "$work/$mode-$run.txt" 2> "$work/$mode-$run.log" <<'PYEOF'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[1:]).returncode
+wall = time.perf_counter() - t
+print(f"{wall:.2f} s, rss {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB, rc {rc}")
+PYEOF
+      kill $smi; wait $smi 2>/dev/null
+      printf 'streaming %-3s run %s: %s, gpu %s MiB, %s\n' "$mode" "$run" "$(tail -1 "$work/$mode-$run.txt")" \
+        "$(sort -n "$work/gpu.txt" | tail -1)" "$(grep -m1 '^layer streaming' "$work/$mode-$run.log")"
+      sha256sum "$work/$mode-$run/model.safetensors" | cut -c1-16
+      rm -rf "$work/$mode-$run"
+    done
+  done 2>&1 | tee "$OUT/stream_ab.txt"
+}
+
 # The device copy is the working tree, where teammates' unfinished edits
 # (new files and changes to tracked ones) live beside the last commit. To
 # build and measure exactly a commit, .carry/src/head.tar.gz (`git archive`
@@ -195,6 +228,7 @@ for stage in "$@"; do
     pristine) pristine ;;
     build) build || status=1 ;;
     demo) ensure_demo ;;
+    stream-ab) stream_ab || status=1 ;;
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;
     quant-smoke) quant_bench smoke || status=1 ;;

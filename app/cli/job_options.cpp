@@ -15,6 +15,11 @@ void add_calibration_options(ArgParser& args, const std::string& calib_help) {
         .flag("contiguous", "take the first NSAMPLES x SEQLEN tokens in order (the reference's protocol) "
                             "instead of seeded windows")
         .option("device", "cpu|cuda", "where to run", "cpu")
+        .option("stream-layers", "auto|on|off",
+                "on CUDA, keep the weights on the host and bring one decoder layer at a time to the GPU (for "
+                "models larger than its memory; costs about 4 bytes of host memory per parameter); auto: only "
+                "when the weights take more than half of the GPU's free memory",
+                "auto")
         .option("tune-iters", "N|auto",
                 "refinement passes of LDLQ after its sweep (block coordinate descent on the proxy loss; each "
                 "pass costs about one more sweep); auto: one pass for linears at 2 or 3 bpw, none above",
@@ -35,6 +40,7 @@ void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptio
     o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
     o.calibration.contiguous = args.has("contiguous");
     o.device = model::parse_device(args.get("device"));
+    o.layer_streaming = quant::parse_layer_streaming(args.get("stream-layers"));
     o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : args.get_int("tune-iters");
     if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
     o.use_cache = !args.has("no-cache");

@@ -8,7 +8,8 @@
 
 namespace glq::cli {
 
-// --calib, --nsamples, --seqlen, --seed, --device, --cache-dir, --no-cache.
+// --calib, --nsamples, --seqlen, --seed, --contiguous, --device, --stream-layers, --tune-iters,
+// --cache-dir, --no-cache.
 void add_calibration_options(ArgParser& args, const std::string& calib_help);
 // Fills model_dir (from MODEL), calibration, device and the cache settings.
 void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptions& options);

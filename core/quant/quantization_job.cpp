@@ -24,6 +24,7 @@
 #include "core/quant/glq_checkpoint.h"
 #include "core/quant/hessian.h"
 #include "core/quant/quantize_layer.h"
+#include "kernels/device.h"
 
 namespace glq::quant {
 namespace fs = std::filesystem;
@@ -97,6 +98,31 @@ uint64_t calibration_key(const io::ModelDir& dir, const CalibrationData& data, c
     return fnv1a64(key);
 }
 
+std::string megabytes(uint64_t bytes) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1e6 << " MB";
+    return s.str();
+}
+
+// Applies o.layer_streaming to this model and this device, and says what it chose.
+bool choose_layer_streaming(const io::ModelDir& dir, const QuantizationJobOptions& o, const model::LoadOptions& load,
+                            const QuantizationCallbacks& cb) {
+    if (!load.device.is_cuda()) return false;
+    uint64_t bytes = 0;
+    for (const auto& file : dir.weights().files())
+        for (const io::TensorInfo& t : file->tensors())
+            bytes += static_cast<uint64_t>(t.numel()) * c10::elementSize(load.dtype);
+    const int index = load.device.has_index() ? load.device.index() : 0;
+    const std::optional<uint64_t> free = kernels::cuda_free_memory(index);
+    const bool stream = decide_layer_streaming(o.layer_streaming, load.device, bytes, free);
+    const std::string where = "cuda:" + std::to_string(index);
+    note(cb, std::string(stream ? "layer streaming: the weights stay on the host, one layer at a time on "
+                                : "layer streaming off: the weights live on ") +
+                 where + " (" + megabytes(bytes) + " as " + std::string(c10::toString(load.dtype)) + ", " +
+                 (free ? megabytes(*free) + " free" : std::string("free memory unknown")) + ")");
+    return stream;
+}
+
 Prepared prepare(const QuantizationJobOptions& o, const QuantizationCallbacks& cb, model::LoadOptions& load) {
     Prepared p{io::ModelDir::open(o.model_dir), nullptr, {}, {}, 0};
     if (p.dir.quantization())
@@ -105,10 +131,9 @@ Prepared prepare(const QuantizationJobOptions& o, const QuantizationCallbacks& c
                                                       "'); quantize the original model");
     report(cb, "calibrate", "loading " + o.model_dir.string(), 0, 0, "");
     load.cancel = cb.cancel;
-    // On a GPU the weights stay on the host and one decoder layer at a time
-    // visits the device (with_layer_on_device), so a model larger than the
-    // GPU's memory still calibrates and quantizes.
-    load.stream_layers = load.device.is_cuda();
+    // Streamed, a model larger than the GPU's memory still calibrates and
+    // quantizes: one decoder layer at a time visits the device (with_layer_on_device).
+    load.stream_layers = choose_layer_streaming(p.dir, o, load, cb);
     p.model = model::Transformer::load(p.dir, load);
     p.prefixes = p.model->linear_prefixes();
     check_model_dims(*p.model, p.prefixes, p.dir.config_path());
@@ -309,6 +334,22 @@ void check_rate_range(const QuantizationJobOptions& o) {
 }
 
 } // namespace
+
+LayerStreaming parse_layer_streaming(const std::string& text) {
+    if (text == "auto") return LayerStreaming::Auto;
+    if (text == "on") return LayerStreaming::On;
+    if (text == "off") return LayerStreaming::Off;
+    throw Error("--stream-layers", "must be auto, on or off (got '" + text + "')");
+}
+
+bool decide_layer_streaming(LayerStreaming mode, const torch::Device& device, uint64_t weight_bytes,
+                            std::optional<uint64_t> free_device_bytes) {
+    if (!device.is_cuda() || mode == LayerStreaming::Off) return false;
+    if (mode == LayerStreaming::On) return true;
+    // Half: the other half holds the calibration activations (up to
+    // kMaxDeviceHiddenBytes), Hessians and LDLQ's workspace.
+    return !free_device_bytes || weight_bytes > *free_device_bytes / 2;
+}
 
 int tune_iters_for(int requested, int bpw) {
     if (requested != kTuneItersAuto) return requested;

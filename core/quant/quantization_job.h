@@ -7,6 +7,9 @@
 //  calibrate  load the model (float32) and tokenizer, draw the calibration
 //             windows (calibration.h), embed them: hidden [N, T, C] for layer 0
 //             (kept on the device when it is CUDA and they fit, else on the host).
+//             On CUDA the weights stay on the device when they fit easily;
+//             otherwise they stay on the host and one decoder layer at a time
+//             visits the device (layer streaming, LayerStreaming below).
 //  profile    only for a fractional --bpw: every linear is quantized at every
 //             rate in [min_bpw, max_bpw] with Hessians of the *unquantized*
 //             model (no propagation: a layer's sensitivity should not depend on
@@ -68,6 +71,20 @@ namespace glq::quant {
 constexpr int kTuneItersAuto = -1;
 int tune_iters_for(int requested, int bpw);
 
+// Where the weights of a CUDA job live. Auto keeps them on the device when
+// they take at most half of its free memory (no host copy, no transfers) and
+// streams them otherwise: every weight on the host, one decoder layer at a
+// time on the device, so a model larger than the GPU still quantizes. A CPU
+// job never streams (host and device are one).
+enum class LayerStreaming { Auto, On, Off };
+// "auto" | "on" | "off"; anything else throws Error("--stream-layers", ...).
+LayerStreaming parse_layer_streaming(const std::string& text);
+// The policy, apart from the machine so that tests can ask it: weights of
+// `weight_bytes` (in the compute dtype) on `device`, which has
+// `free_device_bytes` free (nullopt: unknown, which streams under Auto).
+bool decide_layer_streaming(LayerStreaming mode, const torch::Device& device, uint64_t weight_bytes,
+                            std::optional<uint64_t> free_device_bytes);
+
 struct QuantizationJobOptions {
     std::filesystem::path model_dir;
     std::filesystem::path output_dir;
@@ -78,6 +95,7 @@ struct QuantizationJobOptions {
     int max_bpw = 8;
     CalibrationOptions calibration;       // default: Brown, 128 x 512, seed 0
     torch::Device device = torch::kCPU;
+    LayerStreaming layer_streaming = LayerStreaming::Auto;
     std::filesystem::path cache_dir;      // empty: default_hessian_cache_dir()
     bool use_cache = true;
     bool propagate = true;                // sequential propagation (the reference's pipeline)

@@ -387,3 +387,24 @@ GLQ_TEST(bad_inputs_get_one_clear_message) {
     CHECK(!fs::exists(out));
     CHECK(!fs::exists(out.string() + ".glq-resume"));
 }
+
+// The policy of where a CUDA job's weights live, apart from any machine (the
+// GPU test runs the job both ways and checks the checkpoints are identical).
+GLQ_TEST(layer_streaming_policy) {
+    const torch::Device cuda(torch::kCUDA, 0), cpu(torch::kCPU);
+    const uint64_t gb = uint64_t(1) << 30;
+    // Auto: resident while the weights take at most half the free memory.
+    CHECK(!decide_layer_streaming(LayerStreaming::Auto, cuda, 40 * gb, 80 * gb));
+    CHECK(decide_layer_streaming(LayerStreaming::Auto, cuda, 40 * gb + 1, 80 * gb));
+    CHECK(decide_layer_streaming(LayerStreaming::Auto, cuda, 1, std::nullopt));  // unknown: the safe side
+    // On and Off are obeyed on CUDA; the CPU never streams.
+    CHECK(decide_layer_streaming(LayerStreaming::On, cuda, 1, 80 * gb));
+    CHECK(!decide_layer_streaming(LayerStreaming::Off, cuda, 400 * gb, 80 * gb));
+    for (LayerStreaming mode : {LayerStreaming::Auto, LayerStreaming::On, LayerStreaming::Off})
+        CHECK(!decide_layer_streaming(mode, cpu, 400 * gb, std::nullopt));
+
+    CHECK(parse_layer_streaming("auto") == LayerStreaming::Auto);
+    CHECK(parse_layer_streaming("on") == LayerStreaming::On);
+    CHECK(parse_layer_streaming("off") == LayerStreaming::Off);
+    CHECK_THROWS_WITH(parse_layer_streaming("yes"), "--stream-layers: must be auto, on or off (got 'yes')");
+}

@@ -17,6 +17,7 @@
 #include "core/io/model_dir.h"
 #include "core/io/safetensors.h"
 #include "core/io/tokenizer.h"
+#include "core/model/dtype.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
 #include "core/quant/allocator.h"
@@ -118,7 +119,7 @@ bool choose_layer_streaming(const io::ModelDir& dir, const QuantizationJobOption
     const std::string where = "cuda:" + std::to_string(index);
     note(cb, std::string(stream ? "layer streaming: the weights stay on the host, one layer at a time on "
                                 : "layer streaming off: the weights live on ") +
-                 where + " (" + megabytes(bytes) + " as " + std::string(c10::toString(load.dtype)) + ", " +
+                 where + " (" + megabytes(bytes) + " as " + model::dtype_short_name(load.dtype) + ", " +
                  (free ? megabytes(*free) + " free" : std::string("free memory unknown")) + ")");
     return stream;
 }

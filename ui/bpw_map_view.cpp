@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStyledItemDelegate>
@@ -218,6 +219,21 @@ void BpwMapView::allocate() {
     } catch (const glq::Error& e) {
         emit errorOccurred(QString::fromStdString(e.where()), QString::fromStdString(e.problem()));
     }
+}
+
+void BpwMapView::saveSettings(QSettings& s) const {
+    s.setValue(QStringLiteral("bpwMap/target"), target_->value());
+    s.setValue(QStringLiteral("bpwMap/min"), minBpw_->value());
+    s.setValue(QStringLiteral("bpwMap/max"), maxBpw_->value());
+    plots_->saveSettings(s, QStringLiteral("bpwMap/plots"));
+}
+
+void BpwMapView::loadSettings(QSettings& s) {
+    // The spin boxes clamp what a hand-edited file puts out of range.
+    target_->setValue(s.value(QStringLiteral("bpwMap/target"), target_->value()).toDouble());
+    minBpw_->setValue(s.value(QStringLiteral("bpwMap/min"), minBpw_->value()).toInt());
+    maxBpw_->setValue(s.value(QStringLiteral("bpwMap/max"), maxBpw_->value()).toInt());
+    plots_->loadSettings(s, QStringLiteral("bpwMap/plots"));
 }
 
 } // namespace glq::ui

@@ -9,6 +9,7 @@
 
 class QDoubleSpinBox;
 class QLabel;
+class QSettings;
 class QLineEdit;
 class QSpinBox;
 class QTableView;
@@ -30,6 +31,11 @@ public:
     // Selects (and scrolls to) source rows; the plots follow.
     void selectRows(const QList<int>& rows);
     QList<int> selectedRows() const;
+
+    // The allocation's target/min/max and the plots' metric and bar mode,
+    // under "bpwMap/" (the map itself is the user's file, not a setting).
+    void saveSettings(QSettings& s) const;
+    void loadSettings(QSettings& s);
 
 signals:
     void loadRequested();

@@ -499,6 +499,7 @@ void MainWindow::restoreSettings() {
     rebuildRecentMenu();
     setStep(static_cast<Step>(std::clamp(s.value(QStringLiteral("window/step"), 0).toInt(), 0, StepCount - 1)));
     calibrationView_->loadSettings(s);
+    bpwView_->loadSettings(s);
     quantizeView_->loadSettings(s);
     const QString device = s.value(QStringLiteral("device")).toString();
     if (!device.isEmpty()) modelView_->setChosenDevice(device);
@@ -512,6 +513,7 @@ void MainWindow::saveSettings() const {
     s.setValue(QStringLiteral("recentFiles"), recent_);
     s.setValue(QStringLiteral("device"), modelView_->chosenDevice());
     calibrationView_->saveSettings(s);
+    bpwView_->saveSettings(s);
     quantizeView_->saveSettings(s);
 }
 

@@ -90,8 +90,11 @@ uint64_t calibration_key(const io::ModelDir& dir, const CalibrationData& data, c
     for (const auto& file : dir.weights().files()) {
         std::error_code ec;
         const auto mtime = fs::last_write_time(file->path(), ec);
-        key += "|" + fs::path(file->path()).filename().string() + ":" + std::to_string(file->file_size()) + ":" +
-               std::to_string(ec ? 0 : mtime.time_since_epoch().count());
+        // Appended piece by piece, as in rates_key_before: GCC 12 warns
+        // (wrongly, -Wstringop-overflow) on `"|" + std::string&&` chains here.
+        key.append("|").append(fs::path(file->path()).filename().string());
+        key.append(":").append(std::to_string(file->file_size()));
+        key.append(":").append(std::to_string(ec ? 0 : mtime.time_since_epoch().count()));
     }
     key += "|text:" + hex64(data.text_hash) + "|n:" + std::to_string(calib.nsamples) +
            "|T:" + std::to_string(calib.seqlen) + "|seed:" + std::to_string(calib.seed);
@@ -215,7 +218,9 @@ std::string rates_key_before(const std::vector<std::string>& prefixes, const std
         if (layer_of(p) >= layer) continue;
         const int b = plan.at(p);
         const int passes = tune_iters_for(tune_iters, b);
-        s += p + "=" + std::to_string(b) + (passes ? "t" + std::to_string(passes) : "") + ";";
+        s.append(p).append("=").append(std::to_string(b));
+        if (passes) s.append("t").append(std::to_string(passes));
+        s.append(";");
     }
     return s.empty() ? "dense" : hex64(fnv1a64(s));
 }

@@ -4,6 +4,7 @@
 // view settings; plus the GUI's reader of the relative errors (version 2) and
 // of version-1 files. Every expected number is worked out in the comments.
 
+#include <QDoubleSpinBox>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QtTest>
@@ -13,6 +14,7 @@
 
 #include "core/common/error.h"
 #include "ui/bpw_map_model.h"
+#include "ui/bpw_map_view.h"
 #include "ui/calibration_view.h"
 #include "ui/model_summary.h"
 #include "ui/plot_panel.h"
@@ -237,6 +239,32 @@ private slots:
         s.setValue(QStringLiteral("calibration/plots/metric"), QStringLiteral("bogus"));
         again.loadSettings(s);
         QCOMPARE(again.plots()->metric(), SensitivityPlots::Metric::ProxyLoss);
+    }
+
+    void bpwMapViewSavesItsSettings() {
+        QTemporaryDir dir;
+        const QString ini = dir.filePath(QStringLiteral("settings.ini"));
+        BpwMapModel model;
+        model.setLayers(two_layers(true), 4);
+        {
+            BpwMapView view(&model);
+            view.plots()->metricBox()->setCurrentIndex(1);
+            view.findChild<QDoubleSpinBox*>()->setValue(3.5);
+            QSettings s(ini, QSettings::IniFormat);
+            view.saveSettings(s);
+        }
+        QSettings s(ini, QSettings::IniFormat);
+        QCOMPARE(s.value(QStringLiteral("bpwMap/plots/metric")).toString(), QStringLiteral("relative_error"));
+        QCOMPARE(s.value(QStringLiteral("bpwMap/target")).toDouble(), 3.5);
+        BpwMapView again(&model);
+        QCOMPARE(again.plots()->metric(), SensitivityPlots::Metric::ProxyLoss);  // the default before loading
+        again.loadSettings(s);
+        QCOMPARE(again.plots()->metric(), SensitivityPlots::Metric::RelativeError);
+        QCOMPARE(again.findChild<QDoubleSpinBox*>()->value(), 3.5);
+        // Out of range in a hand-edited file: clamped by the spin box.
+        s.setValue(QStringLiteral("bpwMap/target"), 12.0);
+        again.loadSettings(s);
+        QCOMPARE(again.findChild<QDoubleSpinBox*>()->value(), 8.0);
     }
 
     void readerRoundTripsRelativeErrors() {

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include "core/io/model_dir.h"
+
 namespace glq::cli {
 
 std::string format_duration(double s) {
@@ -27,16 +29,6 @@ std::string format_bytes(double b) {
     }
     char buf[32];
     std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-    return buf;
-}
-
-std::string format_count(int64_t n) {
-    char buf[32];
-    const double v = static_cast<double>(n);
-    if (n >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
-    else if (n >= 1'000'000) std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
-    else if (n >= 100'000) std::snprintf(buf, sizeof buf, "%.0fK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
     return buf;
 }
 
@@ -76,7 +68,7 @@ void ProgressBar::update(const Progress& p) {
         const bool bytes = p.unit == "bytes";
         const std::string counts = bytes ? format_bytes(static_cast<double>(p.done)) + "/" +
                                                format_bytes(static_cast<double>(p.total))
-                                         : format_count(p.done) + "/" + format_count(p.total) + " " + p.unit;
+                                         : io::human_count(p.done) + "/" + io::human_count(p.total) + " " + p.unit;
         std::snprintf(line, sizeof line, "%-10s [%s] %3d%% %s  %s elapsed, ETA %s", p.stage.c_str(), bar.c_str(),
                       static_cast<int>(frac * 100), counts.c_str(), format_duration(since_start).c_str(),
                       format_duration(eta).c_str());

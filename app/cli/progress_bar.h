@@ -41,7 +41,5 @@ private:
 
 std::string format_duration(double seconds);
 std::string format_bytes(double bytes);
-// "1234", "523K", "52.4M", "1.35G": counts as the progress line shows them.
-std::string format_count(int64_t n);
 
 } // namespace glq::cli

@@ -54,6 +54,15 @@ void note(const QuantizationCallbacks& cb, const std::string& line) {
     if (cb.log) cb.log(line);
 }
 
+// Progress through a layer's calibration windows ("<what>, window w/n"),
+// reported at the stage's count as it stands (`done` is read at each window).
+WindowDoneFn window_progress(const QuantizationCallbacks& cb, const std::string& stage, const std::string& what,
+                             const int64_t& done, int64_t total, const std::string& unit) {
+    return [&cb, &done, stage, what, total, unit](int64_t w, int64_t n) {
+        report(cb, stage, what + ", window " + std::to_string(w) + "/" + std::to_string(n), done, total, unit);
+    };
+}
+
 void check_cancel(const QuantizationCallbacks& cb) {
     if (cb.cancel) cb.cancel->check();
 }
@@ -102,12 +111,6 @@ uint64_t calibration_key(const io::ModelDir& dir, const CalibrationData& data, c
     return fnv1a64(key);
 }
 
-std::string megabytes(uint64_t bytes) {
-    std::ostringstream s;
-    s << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1e6 << " MB";
-    return s.str();
-}
-
 // Applies o.layer_streaming to this model and this device, and says what it chose.
 bool choose_layer_streaming(const io::ModelDir& dir, const QuantizationJobOptions& o, const model::LoadOptions& load,
                             const QuantizationCallbacks& cb) {
@@ -122,8 +125,8 @@ bool choose_layer_streaming(const io::ModelDir& dir, const QuantizationJobOption
     const std::string where = "cuda:" + std::to_string(index);
     note(cb, std::string(stream ? "layer streaming: the weights stay on the host, one layer at a time on "
                                 : "layer streaming off: the weights live on ") +
-                 where + " (" + megabytes(bytes) + " as " + model::dtype_short_name(load.dtype) + ", " +
-                 (free ? megabytes(*free) + " free" : std::string("free memory unknown")) + ")");
+                 where + " (" + io::human_bytes(bytes) + " as " + model::dtype_short_name(load.dtype) + ", " +
+                 (free ? io::human_bytes(*free) + " free" : std::string("free memory unknown")) + ")");
     return stream;
 }
 
@@ -383,10 +386,7 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
         const std::string hessians = "layer " + std::to_string(layer) + ": Hessians";
         report(cb, "profile", hessians, done, total, "quantizations");
         torch::Tensor next;
-        const WindowDoneFn windows = [&](int64_t w, int64_t n) {
-            report(cb, "profile", hessians + ", window " + std::to_string(w) + "/" + std::to_string(n), done, total,
-                   "quantizations");
-        };
+        const WindowDoneFn windows = window_progress(cb, "profile", hessians, done, total, "quantizations");
         with_layer_on_device(*p.model, layer, [&] {
             const LayerHessians h = layer_hessians(p, o, cb, layer, hidden, "dense", from_cache, &next, windows);
             for (const std::string& prefix : p.prefixes) {
@@ -524,11 +524,8 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
                 if (auto q = load_resume_layer(resume_dir / (prefix + ".safetensors"), p.model->device()))
                     results.emplace(prefix, std::move(*q));
             const std::string hessians = "layer " + std::to_string(layer) + ": Hessians";
-            const auto windows_of = [&](const std::string& what) -> WindowDoneFn {
-                return [&, what](int64_t w, int64_t n) {
-                    report(cb, "quantize", what + ", window " + std::to_string(w) + "/" + std::to_string(n), done,
-                           total, "weights");
-                };
+            const auto windows_of = [&](const std::string& what) {
+                return window_progress(cb, "quantize", what, done, total, "weights");
             };
             const std::string forward = "layer " + std::to_string(layer) + ": forward";
             std::optional<LayerHessians> h;

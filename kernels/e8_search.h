@@ -2,8 +2,8 @@
 // Nearest-codeword search in the E8 shell codebook: the kernel entry points.
 // The algorithm (lattice decoding + an exact search by orbits) is described
 // in kernels/cpu/e8_search_impl.h; CPU and CUDA run the same code and return
-// identical indices. core/quant/e8_lattice.h builds the tables from the
-// codebook; most callers want glq::quant::e8_nearest instead.
+// identical indices. core/codebook/e8_shell/e8_lattice.h builds the tables from the
+// codebook; most callers want glq::codebook::e8_nearest instead.
 
 #include <torch/types.h>
 

@@ -8,6 +8,19 @@
 
 namespace glq::kernels {
 
+std::vector<int64_t> block_decompose(int64_t d) {
+    if (d < 1) throw Error("block_decompose", "dimension " + std::to_string(d) + " is not positive");
+    std::vector<int64_t> blocks;
+    for (int bit = 62; bit >= 0; --bit)
+        if (d & (int64_t{1} << bit)) blocks.push_back(int64_t{1} << bit);
+    return blocks;
+}
+
+torch::Tensor block_hadamard(const torch::Tensor& x) {
+    if (x.dim() < 1) throw Error("block_hadamard", "expected a tensor with at least one dimension");
+    return block_fwht(x, block_decompose(x.size(-1)));
+}
+
 torch::Tensor block_fwht(const torch::Tensor& x, const std::vector<int64_t>& blocks) {
     if (x.dim() < 1) throw Error("block_fwht", "expected a tensor with at least one dimension");
     if (!x.is_floating_point())

@@ -13,6 +13,15 @@
 
 namespace glq::kernels {
 
+// The reference's block structure of a dimension: its binary expansion,
+// largest block first (2688 -> [2048, 512, 128], laid out contiguously).
+std::vector<int64_t> block_decompose(int64_t d);
+
+// BD_d along the last dimension of x (any leading shape) over
+// block_decompose(x.size(-1)), with the 1/sqrt(block) normalisation. BD is
+// symmetric and orthogonal, so it is its own inverse.
+torch::Tensor block_hadamard(const torch::Tensor& x);
+
 // Returns BD(x) for x [..., D] with D = Σ blocks; x is not modified.
 // float32 and float64 are transformed natively; half/bfloat16 in float32.
 torch::Tensor block_fwht(const torch::Tensor& x, const std::vector<int64_t>& blocks);

@@ -18,7 +18,7 @@
 #include "app/cli/command.h"
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 #include "core/quant/rht.h"
 
 namespace {
@@ -55,13 +55,13 @@ int run_codebook(int argc, char** argv) {
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("dump") && !args.has("nearest")) throw glq::cli::UsageError("give --dump or --nearest");
     if (args.has("dump")) {
-        glq::write_file_atomic(args.get("dump"), tensor_bytes(glq::quant::e8_codebook()));
-        std::cout << "wrote " << glq::quant::kE8CodebookSize << " x 8 float32 to " << args.get("dump") << "\n";
+        glq::write_file_atomic(args.get("dump"), tensor_bytes(glq::codebook::e8_codebook()));
+        std::cout << "wrote " << glq::codebook::kE8CodebookSize << " x 8 float32 to " << args.get("dump") << "\n";
     }
     if (args.has("nearest")) {
         if (!args.has("out")) throw glq::cli::UsageError("--nearest needs --out");
         const torch::Tensor x = read_f32(args.get("nearest"), 8).to(torch::Device(args.get("device")));
-        const torch::Tensor idx = glq::quant::e8_nearest(x, args.get_int("size"));
+        const torch::Tensor idx = glq::codebook::e8_nearest(x, args.get_int("size"));
         glq::write_file_atomic(args.get("out"), tensor_bytes(idx));
         std::cout << "wrote " << idx.size(0) << " int64 indices to " << args.get("out") << "\n";
     }

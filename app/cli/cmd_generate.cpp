@@ -10,7 +10,7 @@
 #include "app/cli/command.h"
 #include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_model_loader.h"
 #include "core/common/error.h"
 #include "core/io/chat_template.h"
 #include "core/io/model_dir.h"
@@ -82,7 +82,7 @@ int run_generate(int argc, char** argv) {
     {
         glq::cli::ProgressBar bar;
         load.progress = bar.callback();
-        model = glq::quant::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
+        model = glq::format::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
         bar.finish();
     }
     glq::model::GenerationParams params;

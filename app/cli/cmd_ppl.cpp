@@ -11,7 +11,7 @@
 #include "app/cli/command.h"
 #include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_model_loader.h"
 #include "core/common/atomic_file.h"
 #include "core/eval/perplexity.h"
 #include "core/io/model_dir.h"
@@ -43,7 +43,7 @@ int run_ppl(int argc, char** argv) {
     glq::cli::ProgressBar bar;
     load.progress = bar.callback();
     load.cancel = &interrupt.token();
-    auto model = glq::quant::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
+    auto model = glq::format::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
 
     glq::eval::PerplexityOptions options;
     options.seqlen = args.get_int("seqlen");

@@ -25,8 +25,13 @@ public:
     virtual int64_t out_features() const = 0;
     // "dense", "glq", ...: for logs and the GUI's model view.
     virtual std::string kind() const = 0;
-    // Bytes of the stored parameters (weights, codes, scales, bias).
+    // Bytes of the stored parameters (weights, codes, scales, bias), as a
+    // checkpoint holds them.
     virtual uint64_t storage_bytes() const = 0;
+    // Bytes this op really holds in memory now (a decoded layer holds more
+    // than its checkpoint stores, a compressed one about the same). Shared
+    // tables (a codebook every layer uses) are not counted here.
+    virtual uint64_t resident_bytes() const = 0;
 };
 
 // An ordinary dense projection: weight [out, in], optional bias [out].
@@ -38,6 +43,7 @@ public:
     int64_t out_features() const override { return weight_.size(0); }
     std::string kind() const override { return "dense"; }
     uint64_t storage_bytes() const override;
+    uint64_t resident_bytes() const override { return storage_bytes(); }
 
     const torch::Tensor& weight() const { return weight_; }
     const torch::Tensor& bias() const { return bias_; }  // undefined when there is none

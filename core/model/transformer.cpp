@@ -293,16 +293,21 @@ KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
     return KVCache::allocate(config_, batch, capacity, dtype_, device_);
 }
 
-uint64_t Transformer::parameter_bytes() const {
+uint64_t Transformer::weight_bytes(bool resident) const {
     const auto bytes = [](const torch::Tensor& t) { return t.defined() ? uint64_t(t.numel() * t.element_size()) : 0; };
     uint64_t total = bytes(embedding_) + bytes(norm_);
     if (!lm_head_.is_same(embedding_)) total += bytes(lm_head_);
     for (const auto& layer : layers_) {
         total += bytes(layer->input_norm()) + bytes(layer->post_attention_norm());
-        for (int s = 0; s < DecoderLayer::SlotCount; ++s)
-            total += layer->projection(static_cast<DecoderLayer::Slot>(s)).op->storage_bytes();
+        for (int s = 0; s < DecoderLayer::SlotCount; ++s) {
+            const LinearOp& op = *layer->projection(static_cast<DecoderLayer::Slot>(s)).op;
+            total += resident ? op.resident_bytes() : op.storage_bytes();
+        }
     }
     return total;
 }
+
+uint64_t Transformer::parameter_bytes() const { return weight_bytes(false); }
+uint64_t Transformer::resident_bytes() const { return weight_bytes(true); }
 
 } // namespace glq::model

@@ -50,7 +50,7 @@ namespace glq::model {
 
 // Supplies a projection's op in place of the dense "<prefix>.weight" (and
 // ".bias") the loader would read: the hook for quantized checkpoints, whose
-// linears are stored as codes (quant::load_glq_model), so loading one reads
+// linears are stored as codes (format::load_glq_model), so loading one reads
 // the folder once and writes nothing. Called once per projection, in
 // linear_prefixes() order, with the shape config.json gives; return nullptr to
 // have the loader read the dense weight. The op must have that shape.
@@ -130,13 +130,17 @@ public:
     uint64_t revision() const { return revision_; }
 
     KVCache new_cache(int64_t batch, int64_t capacity) const;
+    // The weights' bytes as the checkpoint stores them, and as the loaded
+    // model holds them (LinearOp::resident_bytes; shared tables excluded).
     uint64_t parameter_bytes() const;
+    uint64_t resident_bytes() const;
 
 private:
     Transformer(io::ModelConfig config, torch::ScalarType dtype, torch::Device device);
     void finish_init(torch::Tensor embedding, torch::Tensor final_norm, torch::Tensor lm_head);
     Projection& find_projection(const std::string& prefix) const;
     void check_not_streamed(const char* what) const;
+    uint64_t weight_bytes(bool resident) const;
 
     io::ModelConfig config_;
     torch::ScalarType dtype_;

@@ -12,9 +12,11 @@
 #include <string>
 
 #include "core/common/error.h"
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
+#include "core/codebook/e8_shell/shell_decode.h"
 
 namespace glq::quant {
+using namespace codebook;
 namespace {
 
 // The reference's grid for residual scales (codebook.compute_paired_resid_scale).
@@ -103,13 +105,9 @@ double paired_resid_scale_full_to_small(uint64_t seed) {
 }
 
 ShellRecipe shell_recipe(int bpw) {
-    if (bpw < kMinShellBpw || bpw > kMaxShellBpw)
-        throw Error("bpw " + std::to_string(bpw), "the E8 shell codebook supports 2..8 bits per weight");
     ShellRecipe r;
     r.bpw = bpw;
-    const int full_stages = bpw / 2;
-    for (int s = 0; s < full_stages; ++s) r.codebook_sizes.push_back(kE8CodebookSize);
-    if (bpw % 2 == 1) r.codebook_sizes.push_back(kE8SmallCodebookSize);
+    r.codebook_sizes = codebook::shell_stage_sizes(bpw);
     for (size_t s = 1; s < r.codebook_sizes.size(); ++s)
         r.resid_scales.push_back(r.codebook_sizes[s] == kE8SmallCodebookSize ? paired_resid_scale_full_to_small()
                                                                              : kE8ResidScale);
@@ -121,33 +119,6 @@ ShellRecipe shell_recipe(int bpw) {
         r.stage_weights.push_back(static_cast<float>(cum));
     }
     return r;
-}
-
-torch::Tensor decode_shell(const std::vector<torch::Tensor>& indices, const std::vector<float>& stage_weights,
-                           float wscale) {
-    if (indices.empty()) throw Error("shell decode", "no index stages");
-    if (stage_weights.size() != indices.size())
-        throw Error("shell decode", std::to_string(indices.size()) + " index stages but " +
-                                        std::to_string(stage_weights.size()) + " stage weights");
-    const torch::Tensor& first = indices.front();
-    if (first.dim() != 2) throw Error("shell decode", "indices must be [rows, cols/8], got " + shape_str(first));
-    const int64_t m = first.size(0), c = first.size(1);
-    const torch::Tensor table = e8_codebook_on(first.device(), torch::kFloat32);
-    torch::Tensor acc;
-    for (size_t s = 0; s < indices.size(); ++s) {
-        const torch::Tensor& q = indices[s];
-        if (q.sizes() != first.sizes())
-            throw Error("shell decode", "stage " + std::to_string(s + 1) + " indices have shape " + shape_str(q) +
-                                            ", stage 1 has " + shape_str(first));
-        // int16 storage holds uint16 bit patterns: mask after widening.
-        const torch::Tensor idx = q.to(torch::kInt64).bitwise_and(0xFFFF).reshape({-1});
-        const torch::Tensor dec = table.index_select(0, idx).reshape({m, c * 8});
-        if (s == 0)
-            acc = stage_weights[0] == 1.0f ? dec.clone() : dec * stage_weights[0];
-        else
-            acc.add_(dec, stage_weights[s]);
-    }
-    return acc.mul_(wscale);
 }
 
 double proxy_loss(const torch::Tensor& w, const torch::Tensor& w_hat, const torch::Tensor& h) {

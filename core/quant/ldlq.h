@@ -23,13 +23,15 @@
 
 #include <torch/types.h>
 
+#include "core/codebook/e8_shell/shell_decode.h"
 #include "core/common/progress.h"
+#include "core/format/layer_metrics.h"
 
 namespace glq::quant {
 
-constexpr int64_t kLdlqBlock = 8;  // E8: one codeword per 8 columns
-constexpr int kMinShellBpw = 2;
-constexpr int kMaxShellBpw = 8;
+constexpr int64_t kLdlqBlock = codebook::kShellBlock;  // E8: one codeword per 8 columns
+using codebook::kMaxShellBpw;
+using codebook::kMinShellBpw;
 
 // H = L · blockdiag(D) · Lᵀ with L unit block-lower-triangular (identity
 // diagonal blocks) and D the b×b diagonal blocks. Computed in float64.
@@ -84,8 +86,7 @@ struct LdlqOptions {
     ProgressFn progress;  // called every few blocks, unit "blocks"
 };
 
-// How the Hessian had to be regularised before it factorised.
-enum class DampingTier { Normal = 0, Heavy = 1, Identity = 2 };
+using format::DampingTier;
 
 struct LdlqResult {
     // Per stage, codebook indices [m, n/8] int64 (values < the stage's codebook size).
@@ -106,12 +107,7 @@ struct LdlqResult {
 LdlqResult ldlq_quantize(const torch::Tensor& w, const torch::Tensor& h, int bpw,
                          const LdlqOptions& options = {});
 
-// The decoder every reader uses (§1.10 of the format notes):
-//   Ŵ[i, 8j+t] = wscale · Σ_s stage_weights[s] · CB[indices_s[i, j]][t]
-// indices may be int64 or the stored int16 bit patterns (read as uint16).
-// Returns float32 [m, 8·cols] on the indices' device.
-torch::Tensor decode_shell(const std::vector<torch::Tensor>& indices, const std::vector<float>& stage_weights,
-                           float wscale);
+using codebook::decode_shell;
 
 // tr(ΔW·H·ΔWᵀ)/m in float64.
 double proxy_loss(const torch::Tensor& w, const torch::Tensor& w_hat, const torch::Tensor& h);

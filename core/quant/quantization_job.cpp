@@ -22,12 +22,13 @@
 #include "core/model/weights.h"
 #include "core/quant/allocator.h"
 #include "core/quant/bpw_map.h"
-#include "core/quant/glq_checkpoint.h"
+#include "core/format/glq_checkpoint.h"
 #include "core/quant/hessian.h"
 #include "core/quant/quantize_layer.h"
 #include "kernels/device.h"
 
 namespace glq::quant {
+using namespace format;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;

@@ -1,4 +1,4 @@
-// One linear layer: damping, RHT, LDLQ, artifacts, and the inverse (see quantize_layer.h).
+// One linear layer: damping, RHT, LDLQ and its artifacts (see quantize_layer.h).
 
 #include "core/quant/quantize_layer.h"
 
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/common/error.h"
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 #include "core/quant/rht.h"
 
 namespace glq::quant {
@@ -21,81 +21,7 @@ std::string shape_str(const torch::Tensor& t) {
     return s + "]";
 }
 
-bool all_plus_minus_one(const torch::Tensor& s) {
-    const torch::Tensor f = s.to(torch::kFloat32);
-    return (f.abs() == 1.0f).all().item<bool>();
-}
-
 } // namespace
-
-std::vector<float> ShellLayerArtifacts::stage_weights() const {
-    std::vector<float> w{1.0f};
-    w.insert(w.end(), inv_resid_scale.begin(), inv_resid_scale.end());
-    return w;
-}
-
-uint64_t ShellLayerArtifacts::storage_bytes() const {
-    uint64_t bytes = 4 + 4 * inv_resid_scale.size();  // Wscale and the stage scales
-    for (const auto& q : qidxs) bytes += static_cast<uint64_t>(q.numel()) * 2;
-    if (su.defined()) bytes += static_cast<uint64_t>(su.numel()) * 2;
-    if (sv.defined()) bytes += static_cast<uint64_t>(sv.numel()) * 2;
-    if (bias.defined()) bytes += static_cast<uint64_t>(bias.numel()) * bias.element_size();
-    return bytes;
-}
-
-void ShellLayerArtifacts::validate(const std::string& where) const {
-    if (bpw < kMinShellBpw || bpw > kMaxShellBpw)
-        throw Error(where, "bpw " + std::to_string(bpw) + " is outside 2..8");
-    const int64_t stages = (bpw + 1) / 2;
-    if (num_stages() != stages)
-        throw Error(where, "bpw " + std::to_string(bpw) + " needs " + std::to_string(stages) + " index stages (Qidxs..), found " +
-                               std::to_string(num_stages()));
-    if (static_cast<int64_t>(inv_resid_scale.size()) != stages - 1)
-        throw Error(where, "bpw " + std::to_string(bpw) + " needs " + std::to_string(stages - 1) +
-                               " nonzero inv_resid_scale values, found " + std::to_string(inv_resid_scale.size()));
-    const torch::Tensor& q0 = qidxs.front();
-    if (q0.dim() != 2 || q0.size(0) < 1 || q0.size(1) < 1)
-        throw Error(where + ".Qidxs", "expected a non-empty [rows, cols/8] matrix, got " + shape_str(q0));
-    for (int64_t s = 0; s < stages; ++s) {
-        const std::string name = where + ".Qidxs" + (s == 0 ? "" : std::to_string(s + 1));
-        const torch::Tensor& q = qidxs[s];
-        if (q.scalar_type() != torch::kInt16)
-            throw Error(name, std::string("expected int16 indices, got ") + c10::toString(q.scalar_type()));
-        if (q.sizes() != q0.sizes()) throw Error(name, "shape " + shape_str(q) + " differs from Qidxs " + shape_str(q0));
-    }
-    if (bpw % 2 == 1) {
-        const torch::Tensor& last = qidxs.back();
-        const bool in_small = ((last >= 0) & (last < kE8SmallCodebookSize)).all().item<bool>();
-        if (!in_small)
-            throw Error(where + ".Qidxs" + std::to_string(stages),
-                        "the 8-bit stage of a " + std::to_string(bpw) + "-bpw layer holds indices outside 0..255");
-    }
-    for (size_t i = 0; i < inv_resid_scale.size(); ++i) {
-        const float v = inv_resid_scale[i];
-        if (!std::isfinite(v) || v == 0.0f)
-            throw Error(where + ".inv_resid_scale" + (i == 0 ? "" : std::to_string(i + 1)),
-                        "must be finite and nonzero, got " + std::to_string(v));
-    }
-    if (!std::isfinite(wscale) || wscale <= 0.0f)
-        throw Error(where + ".Wscale", "must be finite and positive, got " + std::to_string(wscale));
-    const int64_t m = out_features(), n = in_features();
-    auto check_signs = [&](const torch::Tensor& s, int64_t len, const char* name) {
-        const std::string w = where + "." + name;
-        if (!s.defined()) throw Error(w, "is missing");
-        if (s.scalar_type() != torch::kFloat16)
-            throw Error(w, std::string("expected float16 signs, got ") + c10::toString(s.scalar_type()));
-        if (s.dim() != 1 || s.size(0) != len)
-            throw Error(w, "expected shape [" + std::to_string(len) + "], got " + shape_str(s));
-        if (!all_plus_minus_one(s)) throw Error(w, "holds values other than +1 and -1");
-    };
-    check_signs(su, m, "SU");
-    check_signs(sv, n, "SV");
-    if (bias.defined()) {
-        if (bias.dim() != 1 || bias.size(0) != m)
-            throw Error(where + ".bias", "expected shape [" + std::to_string(m) + "], got " + shape_str(bias));
-        if (!bias.is_floating_point()) throw Error(where + ".bias", "expected a floating-point tensor");
-    }
-}
 
 QuantizedLayer quantize_layer(const torch::Tensor& w_in, const torch::Tensor& h_in, const LayerQuantOptions& options,
                               const torch::Tensor& bias) {
@@ -163,18 +89,6 @@ QuantizedLayer quantize_layer(const torch::Tensor& w_in, const torch::Tensor& h_
     mt.damping_tier = r.damping_tier;
     mt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
-}
-
-torch::Tensor decode_rht_weight(const ShellLayerArtifacts& a, const torch::Device& device) {
-    std::vector<torch::Tensor> idx;
-    idx.reserve(a.qidxs.size());
-    for (const auto& q : a.qidxs) idx.push_back(q.to(device));
-    return decode_shell(idx, a.stage_weights(), a.wscale);
-}
-
-torch::Tensor dequantize_layer(const ShellLayerArtifacts& a, const torch::Device& device) {
-    const torch::Tensor wt = decode_rht_weight(a, device);
-    return inverse_rht_weight(wt, a.su.to(device, torch::kFloat32), a.sv.to(device, torch::kFloat32));
 }
 
 } // namespace glq::quant

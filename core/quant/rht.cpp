@@ -23,22 +23,11 @@ void check_signs(const torch::Tensor& s, int64_t n, const char* what) {
 }
 
 // BD along dim 0 of a matrix: transform the transpose's rows.
-torch::Tensor hadamard_rows(const torch::Tensor& x) { return block_hadamard(x.t().contiguous()).t().contiguous(); }
+torch::Tensor hadamard_rows(const torch::Tensor& x) {
+    return kernels::block_hadamard(x.t().contiguous()).t().contiguous();
+}
 
 } // namespace
-
-std::vector<int64_t> block_decompose(int64_t d) {
-    if (d < 1) throw Error("block_decompose", "dimension " + std::to_string(d) + " is not positive");
-    std::vector<int64_t> blocks;
-    for (int bit = 62; bit >= 0; --bit)
-        if (d & (int64_t{1} << bit)) blocks.push_back(int64_t{1} << bit);
-    return blocks;
-}
-
-torch::Tensor block_hadamard(const torch::Tensor& x) {
-    if (x.dim() < 1) throw Error("block_hadamard", "expected a tensor with at least one dimension");
-    return kernels::block_fwht(x, block_decompose(x.size(-1)));
-}
 
 RhtSigns reference_signs(int64_t m, int64_t n, uint64_t seed) {
     if (m < 1 || n < 1)
@@ -57,7 +46,7 @@ torch::Tensor rht_weight(const torch::Tensor& w, const torch::Tensor& su, const 
     check_signs(su, w.size(0), "rht_weight (SU)");
     check_signs(sv, w.size(1), "rht_weight (SV)");
     const torch::Tensor signed_w = w * sv.to(w.options()).unsqueeze(0) * su.to(w.options()).unsqueeze(1);
-    return hadamard_rows(block_hadamard(signed_w));
+    return hadamard_rows(kernels::block_hadamard(signed_w));
 }
 
 torch::Tensor rht_hessian(const torch::Tensor& h, const torch::Tensor& sv) {
@@ -65,14 +54,7 @@ torch::Tensor rht_hessian(const torch::Tensor& h, const torch::Tensor& sv) {
     if (h.size(0) != h.size(1)) throw Error("rht_hessian", "expected a square matrix, got " + c10::str(h.sizes()));
     check_signs(sv, h.size(0), "rht_hessian (SV)");
     const torch::Tensor s = sv.to(h.options());
-    return hadamard_rows(block_hadamard(h * s.unsqueeze(0) * s.unsqueeze(1)));
-}
-
-torch::Tensor inverse_rht_weight(const torch::Tensor& wt, const torch::Tensor& su, const torch::Tensor& sv) {
-    check_matrix(wt, "inverse_rht_weight");
-    check_signs(su, wt.size(0), "inverse_rht_weight (SU)");
-    check_signs(sv, wt.size(1), "inverse_rht_weight (SV)");
-    return hadamard_rows(block_hadamard(wt)) * sv.to(wt.options()).unsqueeze(0) * su.to(wt.options()).unsqueeze(1);
+    return hadamard_rows(kernels::block_hadamard(h * s.unsqueeze(0) * s.unsqueeze(1)));
 }
 
 } // namespace glq::quant

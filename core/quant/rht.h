@@ -11,15 +11,15 @@
 
 #include <torch/types.h>
 
+#include "core/format/shell_layer.h"
+#include "kernels/fwht.h"
+
 namespace glq::quant {
 
-// Binary expansion of d, largest block first.
-std::vector<int64_t> block_decompose(int64_t d);
-
-// Applies BD_d along the last dimension of x (any leading shape), with the
-// 1/sqrt(block) normalisation. BD is symmetric and orthogonal, so it is its
-// own inverse. Runs a fast WHT (CUDA kernel on GPU tensors).
-torch::Tensor block_hadamard(const torch::Tensor& x);
+// The block structure and the transform itself live with the FWHT kernels
+// (kernels/fwht.h); the quantizer names them here.
+using kernels::block_decompose;
+using kernels::block_hadamard;
 
 // The reference's signs: torch CPU generator seeded 42, SU = randint(0,2,(m,))*2-1
 // drawn first, then SV for n. Returned as float32 CPU vectors of ±1.
@@ -32,7 +32,7 @@ RhtSigns reference_signs(int64_t m, int64_t n, uint64_t seed = 42);
 // W~ for W [m, n] and H~ for H [n, n].
 torch::Tensor rht_weight(const torch::Tensor& w, const torch::Tensor& su, const torch::Tensor& sv);
 torch::Tensor rht_hessian(const torch::Tensor& h, const torch::Tensor& sv);
-// Inverse of rht_weight: W = diag(SU) · BD_m · W~ · BD_n · diag(SV).
-torch::Tensor inverse_rht_weight(const torch::Tensor& wt, const torch::Tensor& su, const torch::Tensor& sv);
+// Inverse of rht_weight (the decode side, core/format/shell_layer.h).
+using format::inverse_rht_weight;
 
 } // namespace glq::quant

@@ -18,8 +18,7 @@
 #include "core/model/dtype.h"
 #include "core/model/generator.h"
 #include "core/model/transformer.h"
-#include "core/quant/glq_linear.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_model_loader.h"
 
 namespace glq::session {
 namespace fs = std::filesystem;
@@ -212,7 +211,7 @@ void ChatSession::load(const fs::path& model_dir, const LoadSettings& settings, 
     }
     if (cancel) cancel->check();
 
-    next->model = quant::load_any_model(dir.path(), options);  // dense or GLQ checkpoint
+    next->model = format::load_any_model(dir.path(), options);  // dense or GLQ checkpoint
     next->generator = std::make_unique<model::Generator>(*next->model, next->tokenizer.get());
 
     next->eos_ids = model::eos_ids_of(next->config, next->generation);
@@ -234,15 +233,10 @@ void ChatSession::load(const fs::path& model_dir, const LoadSettings& settings, 
         info.quantized = true;
         info.bpw = q->bpw;
     }
-    // A GLQ linear's storage is its indices and scales; on the device it
-    // holds the decoded weight, which is what takes memory.
+    // What the checkpoint stores, and what the loaded model really holds (a
+    // compressed GLQ linear keeps its codes; a decoded one a dense copy).
     info.checkpoint_bytes = next->model->parameter_bytes();
-    info.weight_bytes = info.checkpoint_bytes;
-    for (const std::string& prefix : next->model->linear_prefixes()) {
-        const auto op = next->model->linear(prefix);
-        if (const auto* glq = dynamic_cast<const quant::GlqLinear*>(op.get()))
-            info.weight_bytes = info.weight_bytes - glq->storage_bytes() + glq->resident_bytes();
-    }
+    info.weight_bytes = next->model->resident_bytes();
     next->kv_bytes_per_position = kv_bytes_per_position(next->config, element_size(dtype_name));
     next->use_model_template();
     info.load_seconds = seconds_since(start);

@@ -14,8 +14,8 @@
 #include "core/io/tokenizer.h"
 #include "core/model/dtype.h"
 #include "core/quant/bpw_map.h"
-#include "core/quant/glq_checkpoint.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_checkpoint.h"
+#include "core/format/glq_model_loader.h"
 #include "core/quant/quantization_job.h"
 
 namespace glq::session {
@@ -98,7 +98,7 @@ PerplexityReport measure_perplexity(const fs::path& model_dir, const fs::path& t
     load.device = model::parse_device(o.device, "device");
     load.progress = progress;
     load.cancel = cancel;
-    auto model = quant::load_any_model(model_dir, load);
+    auto model = format::load_any_model(model_dir, load);
     eval::PerplexityOptions p;
     p.seqlen = o.perplexity_seqlen;
     p.max_windows = o.perplexity_max_windows;
@@ -296,7 +296,7 @@ ExportResult export_model(const ExportOptions& o, const ProgressFn& progress, co
     std::error_code ec;
     if (src.empty()) throw Error("checkpoint", "no checkpoint folder given");
     if (!fs::is_directory(src, ec)) throw Error(src.string(), "no such folder");
-    if (!quant::is_glq_checkpoint(src))
+    if (!format::is_glq_checkpoint(src))
         throw Error(src.string(), "not a GLQ checkpoint (config.json has no quantization_config with quant_method \"glq\")");
     const bool in_place = o.output_dir.empty() || (fs::exists(o.output_dir, ec) && fs::equivalent(o.output_dir, src, ec));
     const fs::path out = in_place ? src : o.output_dir;

@@ -19,7 +19,7 @@
 #include "core/model/generator.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_model_loader.h"
 #include "core/quant/quantization_job.h"
 #include "core/session/chat_session.h"
 #include "tests/support/test.h"
@@ -163,7 +163,7 @@ GLQ_TEST(glq_checkpoint_loads_and_answers_as_the_engine_does) {
 
     session::Conversation c{"", {{"user", "Once upon a time"}}};
     const session::ChatReply reply = s.generate(c, greedy(20));
-    auto engine = quant::load_glq_model(o.output_dir);
+    auto engine = format::load_glq_model(o.output_dir);
     const io::Tokenizer tok = io::Tokenizer::load(o.output_dir / "tokenizer.json");
     model::Generator gen(*engine, &tok);
     model::GenerationParams params;

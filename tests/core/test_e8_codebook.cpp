@@ -6,13 +6,13 @@
 
 #include <torch/torch.h>
 
-#include "core/quant/e8_codebook.h"
-#include "core/quant/e8_codebook_table.h"
-#include "core/quant/e8_lattice.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook_table.h"
+#include "core/codebook/e8_shell/e8_lattice.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
-namespace table = glq::quant::detail;
+using namespace glq::codebook;
+namespace table = glq::codebook::detail;
 
 GLQ_TEST(table_shape_and_values) {
     const torch::Tensor& cb = e8_codebook();

@@ -8,12 +8,12 @@
 
 #include <torch/torch.h>
 
-#include "core/quant/e8_codebook.h"
-#include "core/quant/e8_lattice.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_lattice.h"
 #include "kernels/cpu/e8_search_impl.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
+using namespace glq::codebook;
 
 namespace {
 

@@ -10,10 +10,12 @@
 
 #include "core/common/atomic_file.h"
 #include "core/io/safetensors.h"
-#include "core/quant/glq_checkpoint.h"
+#include "core/format/glq_checkpoint.h"
+#include "core/quant/quantize_layer.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
+using namespace glq::format;
 namespace fs = std::filesystem;
 using nlohmann::json;
 

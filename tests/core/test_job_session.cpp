@@ -16,7 +16,7 @@
 #include "core/common/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/model/weights.h"
-#include "core/quant/glq_checkpoint.h"
+#include "core/format/glq_checkpoint.h"
 #include "core/session/job_session.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
@@ -113,7 +113,7 @@ GLQ_TEST(quantize_with_a_map_then_export_with_model_card_and_perplexity) {
         CHECK(std::isfinite(l.proxy_loss) && l.proxy_loss >= 0);
     }
     CHECK(r.average_bpw > 2.0 && r.average_bpw < 4.0);
-    CHECK(glq::quant::is_glq_checkpoint(o.output_dir));
+    CHECK(glq::format::is_glq_checkpoint(o.output_dir));
     CHECK(fs::is_regular_file(o.output_dir / kJobRecordFile));
     CHECK(leftovers(tmp, "q").empty());
     // The temporary map file is gone.
@@ -146,7 +146,7 @@ GLQ_TEST(quantize_with_a_map_then_export_with_model_card_and_perplexity) {
               e.perplexity->perplexity << " vs source " << e.source_perplexity->perplexity);
     CHECK_EQ(e.bpw, r.bpw);
     CHECK_NEAR(e.average_bpw, r.average_bpw, 1e-9);
-    CHECK(glq::quant::is_glq_checkpoint(x.output_dir));
+    CHECK(glq::format::is_glq_checkpoint(x.output_dir));
     for (const char* f : {"model.safetensors", "config.json", "quantize_config.json", "tokenizer.json", "README.md"})
         CHECK_MSG(fs::is_regular_file(x.output_dir / f), f);
     CHECK(leftovers(tmp / "export", "tiny-glq").empty());

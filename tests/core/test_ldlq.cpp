@@ -2,11 +2,12 @@
 
 #include <torch/torch.h>
 
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 #include "core/quant/ldlq.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
+using namespace glq::codebook;
 
 namespace {
 

@@ -191,6 +191,7 @@ GLQ_TEST(streamed_model_runs_layer_by_layer_and_refuses_whole_model_calls) {
         int64_t out_features() const override { return inner->out_features(); }
         std::string kind() const override { return "scaled"; }
         uint64_t storage_bytes() const override { return inner->storage_bytes(); }
+        uint64_t resident_bytes() const override { return inner->resident_bytes(); }
     };
     auto scaled = std::make_shared<Scaled>();
     scaled->inner = streamed->linear("model.layers.1.mlp.up_proj");

@@ -18,13 +18,14 @@
 #include "core/io/safetensors.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
-#include "core/quant/glq_checkpoint.h"
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_checkpoint.h"
+#include "core/format/glq_model_loader.h"
 #include "core/quant/quantization_job.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
 
 using namespace glq::quant;
+using namespace glq::format;
 namespace fs = std::filesystem;
 using nlohmann::json;
 

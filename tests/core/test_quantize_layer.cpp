@@ -1,13 +1,14 @@
-// quantize_layer: artifacts in the reference layout, exact dequantisation, and GlqLinear.
+// quantize_layer: artifacts in the reference layout, exact dequantisation, and DecodedShellLinear.
 
 #include <torch/torch.h>
 
-#include "core/quant/glq_linear.h"
+#include "core/format/decoded_linear.h"
 #include "core/quant/quantize_layer.h"
 #include "core/quant/rht.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
+using namespace glq::format;
 
 namespace {
 
@@ -97,7 +98,7 @@ GLQ_TEST(glq_linear_forward_equals_the_dequantized_matmul) {
     LayerQuantOptions o;
     o.bpw = 4;
     const QuantizedLayer q = quantize_layer(w, make_hessian(kCols, 8), o, b);
-    GlqLinear op(q.artifacts, torch::kCPU);
+    DecodedShellLinear op(q.artifacts, torch::kCPU);
     CHECK_EQ(op.in_features(), kCols);
     CHECK_EQ(op.out_features(), kRows);
     CHECK_EQ(op.kind(), std::string("glq"));
@@ -139,6 +140,6 @@ GLQ_TEST(bad_layers_are_refused_with_clear_errors) {
     a = q.artifacts;
     a.qidxs[0] = a.qidxs[0].to(torch::kInt32);
     CHECK_THROWS_WITH(a.validate("p"), "p.Qidxs: expected int16");
-    CHECK_THROWS_WITH(GlqLinear(a, torch::kCPU, torch::kFloat32, "model.layers.1.self_attn.q_proj"),
+    CHECK_THROWS_WITH(DecodedShellLinear(a, torch::kCPU, torch::kFloat32, "model.layers.1.self_attn.q_proj"),
                       "model.layers.1.self_attn.q_proj.Qidxs");
 }

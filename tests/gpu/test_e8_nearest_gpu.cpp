@@ -7,11 +7,11 @@
 
 #include <torch/torch.h>
 
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 #include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
+using namespace glq::codebook;
 
 namespace {
 

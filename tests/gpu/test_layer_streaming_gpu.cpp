@@ -20,7 +20,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/device_memory.h"
 #include "core/model/transformer.h"
-#include "core/quant/glq_checkpoint.h"
+#include "core/format/glq_checkpoint.h"
 #include "core/quant/quantization_job.h"
 #include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
@@ -28,6 +28,7 @@
 
 namespace fs = std::filesystem;
 using namespace glq::quant;
+using namespace glq::format;
 
 namespace {
 

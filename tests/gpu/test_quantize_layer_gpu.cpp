@@ -1,16 +1,17 @@
 // quantize_layer on CUDA against the same layer on the CPU: the GPU sweep
 // (FWHT, block LDL, E8 search and feedback on the device) must reach the
 // CPU's quality, write valid reference-format artifacts, decode exactly, and
-// GlqLinear must run on the device.
+// DecodedShellLinear must run on the device.
 
 #include <torch/torch.h>
 
-#include "core/quant/glq_linear.h"
+#include "core/format/decoded_linear.h"
 #include "core/quant/quantize_layer.h"
 #include "tests/support/require_cuda.h"
 #include "tests/support/test.h"
 
 using namespace glq::quant;
+using namespace glq::format;
 
 namespace {
 
@@ -88,11 +89,11 @@ GLQ_TEST(gpu_glq_linear_forward_equals_the_dequantized_matmul) {
     const QuantizedLayer q = quantize_layer(w, make_hessian(kCols, 14), o);
     const torch::Tensor x = torch::randn({2, 7, kCols}, torch::kCUDA);
     const torch::Tensor expect = torch::matmul(x, q.w_hat.to(torch::kCUDA).t());
-    GlqLinear f32(q.artifacts, torch::kCUDA, torch::kFloat32);
+    DecodedShellLinear f32(q.artifacts, torch::kCUDA, torch::kFloat32);
     const torch::Tensor y = f32.forward(x);
     CHECK(y.is_cuda());
     CHECK_MSG(torch::allclose(y, expect, 1e-3, 1e-4), "max diff " << (y - expect).abs().max().item<double>());
-    GlqLinear bf16(q.artifacts, torch::kCUDA, torch::kBFloat16);
+    DecodedShellLinear bf16(q.artifacts, torch::kCUDA, torch::kBFloat16);
     const torch::Tensor yb = bf16.forward(x.to(torch::kBFloat16)).to(torch::kFloat32);
     const double rel = ((yb - expect).norm() / expect.norm()).item<double>();
     CHECK_MSG(rel < 2e-2, "bf16 relative error " << rel);

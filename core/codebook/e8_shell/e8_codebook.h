@@ -10,7 +10,7 @@
 
 #include <torch/types.h>
 
-namespace glq::quant {
+namespace glq::codebook {
 
 constexpr int64_t kE8CodebookSize = 65536;
 constexpr int64_t kE8SmallCodebookSize = 256;
@@ -33,4 +33,4 @@ torch::Tensor e8_nearest(const torch::Tensor& x, int64_t codebook_size = kE8Code
 // Brute-force reference for tests (chunked, exact, lowest index on ties).
 torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, int64_t codebook_size = kE8CodebookSize);
 
-} // namespace glq::quant
+} // namespace glq::codebook

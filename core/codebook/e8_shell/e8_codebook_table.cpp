@@ -2,9 +2,9 @@
 // e8_codebook.pt (payload sha256 c46821e43e5a573c...). Do not edit.
 // One uint32 per row: coordinate t is the nibble (bits 4t..4t+3) 2*v + 6.
 
-#include "core/quant/e8_codebook_table.h"
+#include "core/codebook/e8_shell/e8_codebook_table.h"
 
-namespace glq::quant::detail {
+namespace glq::codebook::detail {
 
 const uint32_t kE8CodebookPacked[65536] = {
     0x66666666u, 0x64666686u, 0x75755577u, 0x75757755u, 0x66868666u, 0x64666866u, 0x75557577u, 0x86666466u,
@@ -8201,4 +8201,4 @@ const uint32_t kE8CodebookPacked[65536] = {
     0xb5759797u, 0xb5759955u, 0xb5759977u, 0xb5773357u, 0xb5773375u, 0xb5773537u, 0xb5773559u, 0xb5773573u,
 };
 
-} // namespace glq::quant::detail
+} // namespace glq::codebook::detail

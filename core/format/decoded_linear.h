@@ -1,31 +1,28 @@
 #pragma once
-// A GLQ e8_shell linear for the engine (model::LinearOp), dequantised on load:
+// A GLQ e8_shell linear dequantised on load (model::LinearOp): the reference
+// path the compressed linear is tested against, chosen with --decode-on-load.
 //   Ŵ = SU ⊙ BD_m( W~ ) BD_n ⊙ SV,   W~ = Wscale·Σ_s c_s·CB[idx_s]
 // is decoded once, in float32, and kept in the weight dtype chosen at load;
-// forward is then an ordinary y = x·Ŵᵀ (+ bias).
-// Why not keep W~ and transform the activations (the reference's unfused
-// path, y = SU ⊙ BD_m(BD_n(SV ⊙ x)·W~ᵀ))? A decoded W~ takes exactly the
-// memory Ŵ takes, so the RHT domain saves nothing, while two Hadamard
-// transforms per call made CPU inference ~20x slower than the dense model.
-// Multiplying against the 16-bit indices without materialising any weight is
-// the fused kernels' job (kernels/), not this class's.
+// forward is then an ordinary y = x·Ŵᵀ (+ bias). It holds a dense copy of the
+// weight, so it saves no memory: compressed_linear.h is the default, which
+// keeps the codes and multiplies against them.
 
 #include <cstdint>
 #include <string>
 
 #include <torch/torch.h>
 
+#include "core/format/shell_layer.h"
 #include "core/model/linear.h"
-#include "core/quant/quantize_layer.h"
 
-namespace glq::quant {
+namespace glq::format {
 
-class GlqLinear final : public model::LinearOp {
+class DecodedShellLinear final : public model::LinearOp {
 public:
     // Validates the artifacts (throwing glq::Error naming `prefix`) and decodes
     // W~ on `device` in `weight_dtype` (float32, bfloat16 or float16).
-    GlqLinear(const ShellLayerArtifacts& artifacts, const torch::Device& device,
-              torch::ScalarType weight_dtype = torch::kFloat32, const std::string& prefix = "GLQ linear");
+    DecodedShellLinear(const ShellLayerArtifacts& artifacts, const torch::Device& device,
+                       torch::ScalarType weight_dtype = torch::kFloat32, const std::string& prefix = "GLQ linear");
 
     torch::Tensor forward(const torch::Tensor& x) const override;
     int64_t in_features() const override { return in_features_; }
@@ -33,8 +30,8 @@ public:
     std::string kind() const override { return "glq"; }
     // The checkpoint's bytes for this layer (indices, signs, scales, bias).
     uint64_t storage_bytes() const override { return storage_bytes_; }
-    // What the decoded weight occupies on the device now.
-    uint64_t resident_bytes() const;
+    // What the decoded weight (and bias) occupy on the device.
+    uint64_t resident_bytes() const override;
     int bpw() const { return bpw_; }
     // Ŵ [out, in] in the weight dtype: exactly what forward multiplies by.
     const torch::Tensor& weight() const { return w_hat_; }
@@ -48,4 +45,4 @@ private:
     torch::Tensor bias_;   // [m] weight dtype, or undefined
 };
 
-} // namespace glq::quant
+} // namespace glq::format

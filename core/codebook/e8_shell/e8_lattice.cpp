@@ -1,6 +1,6 @@
 // Builds the E8 search tables from the compiled-in codebook.
 
-#include "core/quant/e8_lattice.h"
+#include "core/codebook/e8_shell/e8_lattice.h"
 
 #include <algorithm>
 #include <array>
@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "core/common/error.h"
-#include "core/quant/e8_codebook.h"
-#include "core/quant/e8_codebook_table.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook_table.h"
 #include "kernels/cpu/e8_search_impl.h"
 
-namespace glq::quant {
+namespace glq::codebook {
 namespace {
 
 using Leader = std::array<int, 8>;  // doubled |c_t|, descending
@@ -108,4 +108,4 @@ const kernels::E8SearchTables& e8_search_tables(int64_t codebook_size, const tor
     return cache.emplace(key, std::move(t)).first->second;
 }
 
-} // namespace glq::quant
+} // namespace glq::codebook

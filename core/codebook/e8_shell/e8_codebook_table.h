@@ -6,11 +6,11 @@
 
 #include <cstdint>
 
-namespace glq::quant::detail {
+namespace glq::codebook::detail {
 
 extern const uint32_t kE8CodebookPacked[65536];
 
 // Coordinate t of a packed row, doubled (an integer in [-6, 6]).
 constexpr int e8_packed_coord2(uint32_t word, int t) { return static_cast<int>((word >> (4 * t)) & 0xFu) - 6; }
 
-} // namespace glq::quant::detail
+} // namespace glq::codebook::detail

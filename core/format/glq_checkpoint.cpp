@@ -1,6 +1,6 @@
 // Writing and reading GLQ e8_shell checkpoints (see glq_checkpoint.h).
 
-#include "core/quant/glq_checkpoint.h"
+#include "core/format/glq_checkpoint.h"
 
 #include <torch/torch.h>
 
@@ -11,9 +11,9 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/safetensors.h"
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 
-namespace glq::quant {
+namespace glq::format {
 namespace {
 
 namespace fs = std::filesystem;
@@ -300,7 +300,7 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
             a.bpw = static_cast<int>(qc.bpw);
         } else if (qc.layer_bpw.empty()) {
             // No per-layer record: odd rates end in an 8-bit stage.
-            const bool small_last = stages > 1 && a.qidxs.back().max().item<int64_t>() < kE8SmallCodebookSize &&
+            const bool small_last = stages > 1 && a.qidxs.back().max().item<int64_t>() < codebook::kE8SmallCodebookSize &&
                                     a.qidxs.back().min().item<int64_t>() >= 0;
             a.bpw = static_cast<int>(2 * stages - (small_last ? 1 : 0));
         } else {
@@ -317,4 +317,4 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
     return ck;
 }
 
-} // namespace glq::quant
+} // namespace glq::format

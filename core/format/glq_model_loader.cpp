@@ -1,4 +1,4 @@
-#include "core/quant/glq_model_loader.h"
+#include "core/format/glq_model_loader.h"
 
 #include <set>
 #include <string>
@@ -6,10 +6,10 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
-#include "core/quant/glq_checkpoint.h"
-#include "core/quant/glq_linear.h"
+#include "core/format/glq_checkpoint.h"
+#include "core/format/decoded_linear.h"
 
-namespace glq::quant {
+namespace glq::format {
 namespace fs = std::filesystem;
 
 std::unique_ptr<model::Transformer> load_glq_model(const fs::path& dir, const model::LoadOptions& options) {
@@ -31,7 +31,7 @@ std::unique_ptr<model::Transformer> load_glq_model(const fs::path& dir, const mo
             throw Error(config_file, "linear '" + prefix + "' " + (bias ? "needs a bias by config.json, but the checkpoint has no '" + prefix + ".bias'"
                                                                        : "has a '" + prefix + ".bias' that config.json does not allow"));
         built.insert(prefix);
-        return std::make_shared<GlqLinear>(a, options.device, wdtype, prefix);
+        return std::make_shared<DecodedShellLinear>(a, options.device, wdtype, prefix);
     };
     std::unique_ptr<model::Transformer> model = model::Transformer::load(dir, load);
     for (const auto& [prefix, a] : ckpt.layers)
@@ -45,4 +45,4 @@ std::unique_ptr<model::Transformer> load_any_model(const fs::path& dir, const mo
     return model::Transformer::load(dir, options);
 }
 
-} // namespace glq::quant
+} // namespace glq::format

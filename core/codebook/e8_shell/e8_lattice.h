@@ -10,7 +10,7 @@
 
 #include "kernels/e8_search.h"
 
-namespace glq::quant {
+namespace glq::codebook {
 
 // Tables for the first `codebook_size` rows (1..65536), on `device`. Built on
 // first use and cached per (device, size); thread-safe.
@@ -20,4 +20,4 @@ const kernels::E8SearchTables& e8_search_tables(int64_t codebook_size, const tor
 // Σ ≡ 0 (mod 4), or all odd with Σ ≡ 0 (mod 4).
 bool is_e8_point_doubled(const int* c2);
 
-} // namespace glq::quant
+} // namespace glq::codebook

@@ -1,6 +1,6 @@
 // The compiled-in E8 shell codebook and the nearest-codeword entry points.
 
-#include "core/quant/e8_codebook.h"
+#include "core/codebook/e8_shell/e8_codebook.h"
 
 #include <map>
 #include <mutex>
@@ -8,10 +8,10 @@
 #include <tuple>
 
 #include "core/common/error.h"
-#include "core/quant/e8_codebook_table.h"
-#include "core/quant/e8_lattice.h"
+#include "core/codebook/e8_shell/e8_codebook_table.h"
+#include "core/codebook/e8_shell/e8_lattice.h"
 
-namespace glq::quant {
+namespace glq::codebook {
 namespace {
 
 torch::Tensor unpack_table() {
@@ -56,4 +56,4 @@ torch::Tensor e8_nearest_bruteforce(const torch::Tensor& x, int64_t codebook_siz
     return kernels::e8_nearest_bruteforce(x, e8_search_tables(codebook_size, x.device()));
 }
 
-} // namespace glq::quant
+} // namespace glq::codebook

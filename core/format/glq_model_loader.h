@@ -1,7 +1,7 @@
 #pragma once
 // Loads a GLQ e8_shell checkpoint folder (ours or the reference's) into the
 // engine's Transformer: unquantized tensors as the dense loader reads them,
-// every quantized linear as a GlqLinear (decoded once at load, computing in
+// every quantized linear as a DecodedShellLinear (decoded once at load, computing in
 // the RHT domain), so generation and perplexity run on the quantized model.
 //
 // How: the checkpoint is read once (read_glq_checkpoint) and handed to
@@ -14,7 +14,7 @@
 
 #include "core/model/transformer.h"
 
-namespace glq::quant {
+namespace glq::format {
 
 // Throws glq::Error naming the folder/file/tensor for anything that is not a
 // readable e8_shell checkpoint (see read_glq_checkpoint) or disagrees with
@@ -27,4 +27,4 @@ std::unique_ptr<model::Transformer> load_glq_model(const std::filesystem::path& 
 std::unique_ptr<model::Transformer> load_any_model(const std::filesystem::path& dir,
                                                    const model::LoadOptions& options = {});
 
-} // namespace glq::quant
+} // namespace glq::format

@@ -1,12 +1,12 @@
-// GLQ e8_shell linear for the engine (see glq_linear.h).
+// GLQ e8_shell linear, dequantised on load (see decoded_linear.h).
 
-#include "core/quant/glq_linear.h"
+#include "core/format/decoded_linear.h"
 
 #include "core/common/error.h"
 
-namespace glq::quant {
+namespace glq::format {
 
-GlqLinear::GlqLinear(const ShellLayerArtifacts& artifacts, const torch::Device& device, torch::ScalarType weight_dtype,
+DecodedShellLinear::DecodedShellLinear(const ShellLayerArtifacts& artifacts, const torch::Device& device, torch::ScalarType weight_dtype,
                      const std::string& prefix) {
     if (weight_dtype != torch::kFloat32 && weight_dtype != torch::kBFloat16 && weight_dtype != torch::kFloat16)
         throw Error(prefix, std::string("unsupported weight dtype ") + c10::toString(weight_dtype));
@@ -19,16 +19,16 @@ GlqLinear::GlqLinear(const ShellLayerArtifacts& artifacts, const torch::Device& 
     if (artifacts.bias.defined()) bias_ = artifacts.bias.to(device, weight_dtype);
 }
 
-torch::Tensor GlqLinear::forward(const torch::Tensor& x) const {
+torch::Tensor DecodedShellLinear::forward(const torch::Tensor& x) const {
     // The same product a dense nn.Linear of Ŵ computes, in the weight dtype.
     torch::Tensor y = torch::nn::functional::linear(x.to(w_hat_.scalar_type()), w_hat_, bias_);
     return y.to(x.scalar_type());
 }
 
-uint64_t GlqLinear::resident_bytes() const {
+uint64_t DecodedShellLinear::resident_bytes() const {
     uint64_t bytes = static_cast<uint64_t>(w_hat_.numel()) * w_hat_.element_size();
     if (bias_.defined()) bytes += static_cast<uint64_t>(bias_.numel()) * bias_.element_size();
     return bytes;
 }
 
-} // namespace glq::quant
+} // namespace glq::format

@@ -28,9 +28,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
-#include "core/quant/quantize_layer.h"
+#include "core/common/progress.h"
+#include "core/format/layer_metrics.h"
+#include "core/format/shell_layer.h"
 
-namespace glq::quant {
+namespace glq::format {
 
 struct CheckpointRunInfo {
     std::string source_model;
@@ -89,4 +91,4 @@ bool is_glq_checkpoint(const std::filesystem::path& dir);
 // legacy power-of-two padded layout.
 GlqCheckpoint read_glq_checkpoint(const std::filesystem::path& dir);
 
-} // namespace glq::quant
+} // namespace glq::format

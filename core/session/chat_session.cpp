@@ -99,7 +99,7 @@ MemoryEstimate estimate_load_memory(const fs::path& model_dir, const std::string
     const io::ModelConfig& c = dir.config();
     const uint64_t elem = element_size(resolve_dtype(device, dtype));
     const int64_t positions = context > 0 ? std::min(context, c.max_position_embeddings) : c.max_position_embeddings;
-    return io::estimate_memory(c, elem, positions);
+    return io::estimate_memory(dir, elem, positions);
 }
 
 std::vector<io::ChatMessage> Conversation::all_messages() const {

@@ -1,0 +1,31 @@
+#pragma once
+// The layout the CUDA kernels of the compressed E8 shell linear read, made
+// from a checkpoint's codes at load time (the checkpoint itself keeps the
+// reference's layout, byte for byte):
+//
+//   codes[rt][j4][s][lane][k] = order.code_of[ qidxs_s[32·rt + lane][4·j4 + k] ]
+//
+// uint16 inference codes (e8_signed_order.h) of stage s, row tile rt (32 rows,
+// one per lane), 4 consecutive 8-column groups per lane (one 8-byte load).
+// Rows and column groups past the matrix are padded with the code of the zero
+// point. The inverse exists so that a test can prove the re-laid layer holds
+// exactly the checkpoint's codes.
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace glq::format {
+
+// int16 (uint16 bit patterns) CPU tensor [RT, J4, S, 32, 4] from per-stage
+// int16 [m, n/8] reference-order codes (any device).
+torch::Tensor relay_shell_codes(const std::vector<torch::Tensor>& qidxs);
+// The reference-order int16 [m, n/8] codes per stage back from the layout.
+std::vector<torch::Tensor> unrelay_shell_codes(const torch::Tensor& relaid, int64_t m, int64_t n);
+// The inference code of the zero point (the padding).
+uint16_t shell_zero_code();
+// The signed-order table, int32 [37096], on `device` (made once per device).
+torch::Tensor shell_signed_table_on(const torch::Device& device);
+
+} // namespace glq::format

@@ -1,3 +1,4 @@
+#include "core/io/json_file.h"
 #include "core/io/model_dir.h"
 
 #include <cstdio>
@@ -21,12 +22,7 @@ void require_file(const fs::path& path, const char* role) {
 // tokenizer_config.json is read in full later (chat template, special
 // tokens); here it only has to be a JSON object.
 void check_json_object(const fs::path& path) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(read_file(path));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(path.string(), std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json_file(path);
     if (!j.is_object()) throw Error(path.string(), "is not a JSON object");
 }
 

@@ -17,6 +17,9 @@ constexpr std::int64_t kMaxRange = 100000;
 // fails jinja2, instead of overflowing our stack (kMaxRenderDepth bounds
 // what each level may nest inside it).
 constexpr int kMaxMacroDepth = 64;
+// A loop iteration builds its `loop` object (a dozen entries): it counts as
+// this many steps of kMaxRenderSteps.
+constexpr std::int64_t kLoopIterationSteps = 8;
 
 // The bytes a value's creation copies: its string, or the strings of a
 // list's or dict's direct items (nested lists are shared, not copied).
@@ -419,7 +422,7 @@ private:
         const auto n = static_cast<std::int64_t>(items.size());
         auto cycle_items = std::make_shared<std::int64_t>(0);
         for (std::int64_t i = 0; i < n; ++i) {
-            step();
+            step(kLoopIterationSteps);
             auto iteration = child_of(scope);
             bind(*s.target, items[static_cast<std::size_t>(i)], *iteration);
             Dict loop;

@@ -46,9 +46,9 @@ void excerpt(const J& v, int depth, std::size_t budget, std::string& out) {
     bool first = true;
     for (auto it = v.begin(); it != v.end(); ++it) {
         if (out.size() > budget) return;
-        if (!first) out += ", ";
+        if (!first) out += ',';  // dump()'s compact layout
         first = false;
-        if (!array) out += J(it.key()).dump(-1, ' ', false, E::replace) + ": ";
+        if (!array) out += J(it.key()).dump(-1, ' ', false, E::replace) + ":";
         excerpt(*it, depth + 1, budget, out);
     }
     out += array ? ']' : '}';

@@ -90,9 +90,9 @@ AddedToken parse_added_token(const json& j, const std::string& where) {
     // as 1e10 converted to int32 unchecked is undefined behaviour.
     const auto& id = j["id"];
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-        throw Error(where, "an added_tokens entry has no valid \"id\" (a non-negative 32-bit integer)");
+        throw Error(where, "malformed tokenizer.json: an added_tokens entry has no valid \"id\" (a non-negative 32-bit integer)");
     t.id = id.get<int32_t>();
-    if (!j["content"].is_string()) throw Error(where, "an added_tokens entry's \"content\" is not a string");
+    if (!j["content"].is_string()) throw Error(where, "malformed tokenizer.json: an added_tokens entry's \"content\" is not a string");
     t.content = j["content"].get<std::string>();
     t.single_word = tokjson::get_or(j, "single_word", false);
     t.lstrip = tokjson::get_or(j, "lstrip", false);

@@ -203,6 +203,22 @@ class Interpreter {
 public:
     explicit Interpreter(const RenderOptions& options) : options_(options) {}
 
+    // `{% set ns.self = ns %}` makes a reference cycle that shared_ptr never
+    // frees: empty every namespace the template assigned to once the render is
+    // over (no value outlives it; the output is a string).
+    ~Interpreter() {
+        for (const auto& weak : assigned_namespaces_) {
+            if (auto d = weak.lock()) {
+                auto entries = std::move(d->entries);
+                auto typed = std::move(d->typed_keys);
+                d->entries.clear();
+                d->typed_keys.clear();
+            }
+        }
+    }
+    Interpreter(const Interpreter&) = delete;
+    Interpreter& operator=(const Interpreter&) = delete;
+
     std::string run(const Body& body, const Dict& context) {
         auto globals = std::make_shared<Scope>();
         install_globals(*globals);
@@ -216,6 +232,7 @@ public:
 private:
     const RenderOptions& options_;
     int macro_depth_ = 0;
+    std::vector<std::weak_ptr<Dict>> assigned_namespaces_;
     int depth_ = 0;               // nested exec_body/eval calls
     std::int64_t steps_ = 0;      // against kMaxRenderSteps
     std::uint64_t bytes_ = 0;     // against kMaxRenderBytes
@@ -395,6 +412,8 @@ private:
             const Value* ns = scope->find(ns_name);
             if (!ns || ns->kind != Kind::Namespace)
                 throw TemplateError("cannot assign attribute on non-namespace object '" + ns_name + "'");
+            if (assigned_namespaces_.empty() || assigned_namespaces_.back().lock() != ns->dict)
+                assigned_namespaces_.push_back(ns->dict);
             ns->dict->set(target.name, value);
             return;
         }

@@ -1,6 +1,5 @@
 // Writing and reading GLQ e8_shell checkpoints (see glq_checkpoint.h).
 
-#include "core/io/json_file.h"
 #include "core/format/glq_checkpoint.h"
 
 #include <torch/torch.h>
@@ -11,6 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/safetensors.h"
 #include "core/codebook/e8_shell/e8_codebook.h"
 

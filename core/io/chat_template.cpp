@@ -1,4 +1,3 @@
-#include "core/io/json_file.h"
 #include "core/io/chat_template.h"
 
 #include "core/common/atomic_file.h"
@@ -6,6 +5,7 @@
 #include "core/io/jinja_interpreter.h"
 #include "core/io/jinja_lexer.h"
 #include "core/io/jinja_parser.h"
+#include "core/io/json_file.h"
 
 namespace glq::io {
 

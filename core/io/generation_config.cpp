@@ -1,8 +1,8 @@
-#include "core/io/json_file.h"
 #include "core/io/generation_config.h"
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/json_keys.h"
 
 namespace glq::io {

@@ -1,4 +1,3 @@
-#include "core/io/json_file.h"
 #include "core/io/model_dir.h"
 
 #include <cstdio>
@@ -6,6 +5,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/json_keys.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,3 @@
-#include "core/io/json_file.h"
 #include "core/io/safetensors.h"
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors stores little-endian data; this reader maps it without byte swapping");

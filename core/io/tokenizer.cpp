@@ -3,13 +3,13 @@
 //   → pre-tokenizer → BPE per piece → post-processor (add_special_tokens).
 // Decoding maps ids to token strings and runs the decoder chain.
 
-#include "core/io/json_file.h"
 #include "core/io/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/tokenizer_added_tokens.h"
 #include "core/io/tokenizer_bpe.h"
 #include "core/io/tokenizer_decoders.h"

@@ -1,6 +1,5 @@
 // bpw_allocation.json reading, writing and validation (see bpw_map.h).
 
-#include "core/io/json_file.h"
 #include "core/quant/bpw_map.h"
 
 #include <cmath>
@@ -10,6 +9,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 namespace glq::quant {
 namespace {

@@ -1,6 +1,5 @@
 // Sensitivity table and its JSON form (see sensitivity.h).
 
-#include "core/io/json_file.h"
 #include "core/quant/sensitivity.h"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 namespace glq::quant {
 namespace {

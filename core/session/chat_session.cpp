@@ -1,4 +1,3 @@
-#include "core/io/json_file.h"
 #include "core/session/chat_session.h"
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/eval/perplexity.h"
+#include "core/io/json_file.h"
 #include "core/io/model_dir.h"
 #include "core/io/tokenizer.h"
 #include "core/model/dtype.h"

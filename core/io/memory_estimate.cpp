@@ -7,15 +7,25 @@
 #include "core/io/safetensors.h"
 
 namespace glq::io {
+namespace {
+
+// Saturating: an estimate too large for 64 bits reads as "does not fit"
+// instead of wrapping around to a small number (negative counts read as 0).
+uint64_t sat_mul(uint64_t a, uint64_t b) {
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+uint64_t count(int64_t v) { return static_cast<uint64_t>(std::max<int64_t>(v, 0)); }
+
+} // namespace
 
 uint64_t kv_bytes_per_position(int64_t layers, int64_t kv_heads, int64_t head_dim, uint64_t bytes_per_element) {
-    return static_cast<uint64_t>(layers) * 2 * static_cast<uint64_t>(kv_heads) * static_cast<uint64_t>(head_dim) *
-           bytes_per_element;
+    return sat_mul(sat_mul(sat_mul(sat_mul(count(layers), 2), count(kv_heads)), count(head_dim)), bytes_per_element);
 }
 
 MemoryEstimate estimate_memory(int64_t parameters, int64_t layers, int64_t kv_heads, int64_t head_dim,
                                uint64_t bytes_per_element, int64_t context) {
-    return estimate_memory_of_weights(static_cast<uint64_t>(parameters) * bytes_per_element, layers, kv_heads, head_dim,
+    return estimate_memory_of_weights(sat_mul(count(parameters), bytes_per_element), layers, kv_heads, head_dim,
                                       bytes_per_element, context);
 }
 
@@ -23,8 +33,7 @@ MemoryEstimate estimate_memory_of_weights(uint64_t weight_bytes, int64_t layers,
                                           uint64_t bytes_per_element, int64_t context) {
     MemoryEstimate m;
     m.weights = weight_bytes;
-    m.kv_cache = kv_bytes_per_position(layers, kv_heads, head_dim, bytes_per_element) *
-                 static_cast<uint64_t>(std::max<int64_t>(context, 0));
+    m.kv_cache = sat_mul(kv_bytes_per_position(layers, kv_heads, head_dim, bytes_per_element), count(context));
     // Activations for one token plus the logits, and the runtime's own
     // allocations (CUDA context, allocator slack): a flat 10 % of the
     // weights, at least 256 MiB, keeps "it fits" honest on small devices.

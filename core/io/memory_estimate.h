@@ -16,7 +16,11 @@ struct MemoryEstimate {
     uint64_t weights = 0;    // parameters x element size
     uint64_t kv_cache = 0;   // K and V of every layer for `context` tokens, batch 1
     uint64_t workspace = 0;  // activations, logits, runtime slack (see memory_estimate.cpp)
-    uint64_t total() const { return weights + kv_cache + workspace; }
+    uint64_t total() const {  // saturating, as the parts are
+        uint64_t t;
+        if (__builtin_add_overflow(weights, kv_cache, &t) || __builtin_add_overflow(t, workspace, &t)) return UINT64_MAX;
+        return t;
+    }
 };
 
 // K and V of every layer for one position.

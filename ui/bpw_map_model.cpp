@@ -7,6 +7,8 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "core/plan/allocator.h"
+#include "core/plan/module_name.h"
 #include "ui/bpw_allocation_json.h"
 #include "ui/name_pattern.h"
 
@@ -125,13 +127,45 @@ bool BpwMapModel::setAllBpw(const std::vector<int>& bpw, const QString& text) {
     return true;
 }
 
+std::vector<size_t> BpwMapModel::quantizableRows() const {
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < layers_.size(); ++i)
+        if (plan::layer_index_of(layers_[i].name)) rows.push_back(i);
+    return rows;
+}
+
+SensitivityTable BpwMapModel::table() const {
+    SensitivityTable t;
+    for (size_t i : quantizableRows()) t.layers.push_back(layers_[i]);
+    return t;
+}
+
+plan::BudgetSummary BpwMapModel::summary() const {
+    std::vector<LayerSensitivity> layers;
+    std::vector<int> bpw;
+    for (size_t i : quantizableRows()) {
+        layers.push_back(layers_[i]);
+        bpw.push_back(bpw_[i]);
+    }
+    return plan::summarize_budget(layers, bpw);
+}
+
 void BpwMapModel::allocate(double target_bpw, int min_bpw, int max_bpw) {
-    if (std::none_of(layers_.begin(), layers_.end(), [](const LayerSensitivity& l) {
-            return !std::isnan(predicted_loss(l, kMinBpw));
+    // The GUI's wording for a map with nothing measured; any other problem
+    // (a layer without a loss among measured ones, a bad target) is core's.
+    const SensitivityTable quantizable = table();
+    if (std::none_of(quantizable.layers.begin(), quantizable.layers.end(), [](const LayerSensitivity& l) {
+            return !std::isnan(plan::predicted_loss(l, kMinBpw));
         }))
         throw glq::Error("bpw map", "no sensitivity measured: load a sensitivity table (or run calibration) before allocating");
-    setAllBpw(allocate_bpw(layers_, target_bpw, min_bpw, max_bpw),
-              tr("Allocate for %1 bpw average").arg(target_bpw, 0, 'f', 2));
+    plan::AllocationRequest request;
+    request.target_bpw = target_bpw;
+    request.min_bpw = min_bpw;
+    request.max_bpw = max_bpw;
+    const plan::Allocation a = plan::allocate_bpw(quantizable, request);
+    std::vector<int> values = bpw_;  // a layer outside the decoder keeps its rate
+    for (size_t i : quantizableRows()) values[i] = a.bpw.at(layers_[i].name);
+    setAllBpw(values, tr("Allocate for %1 bpw average").arg(target_bpw, 0, 'f', 2));
 }
 
 void BpwMapModel::loadAllocation(const QString& path) {
@@ -174,7 +208,7 @@ QVariant BpwMapModel::data(const QModelIndex& index, int role) const {
     double sensitivity = std::numeric_limits<double>::quiet_NaN();
     for (int r = kMinBpw; r <= kMaxBpw && std::isnan(sensitivity); ++r)
         if (l.measured(r)) sensitivity = l.loss(r);
-    const double predicted = predicted_loss(l, b);
+    const double predicted = plan::predicted_loss(l, b);
     if (role == Qt::DisplayRole || role == Qt::EditRole) {
         switch (index.column()) {
         case Name: return name;
@@ -198,7 +232,7 @@ QVariant BpwMapModel::data(const QModelIndex& index, int role) const {
     } else if (role == Qt::ToolTipRole && index.column() == Sensitivity) {
         QStringList lines{name};
         for (int r = kMinBpw; r <= kMaxBpw; ++r)
-            lines << tr("%1 bpw: %2%3").arg(r).arg(format_loss(predicted_loss(l, r)),
+            lines << tr("%1 bpw: %2%3").arg(r).arg(format_loss(plan::predicted_loss(l, r)),
                                                    l.measured(r) ? QString() : tr(" (predicted)"));
         return lines.join(QLatin1Char('\n'));
     }

@@ -212,7 +212,8 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
             const bool has = map_->rowCount() > 0;
             useMap_->setEnabled(has);
             if (!has && useMap_->isChecked()) useTarget_->setChecked(true);
-            mapSummary_->setText(has ? tr("%1 linears, average %2 bpw").arg(map_->rowCount()).arg(map_->summary().average_bpw, 0, 'f', 3)
+            const plan::BudgetSummary b = map_->summary();
+            mapSummary_->setText(has ? tr("%1 linears, average %2 bpw").arg(b.layers).arg(b.average_bpw, 0, 'f', 3)
                                      : tr("(no map: open a model or load a map)"));
         };
         connect(map_, &BpwMapModel::mapChanged, this, summarize);

@@ -15,7 +15,7 @@
 #include <map>
 #include <qcustomplot.h>
 
-#include "ui/bpw_budget.h"
+#include "core/plan/budget.h"
 #include "ui/bpw_map_model.h"
 #include "ui/plot_panel.h"
 
@@ -98,19 +98,6 @@ void style_axes(QCustomPlot* p) {
 }
 
 } // namespace
-
-double predicted_relative_error(const LayerSensitivity& layer, int bpw) {
-    if (bpw < kMinBpw || bpw > kMaxBpw) return std::numeric_limits<double>::quiet_NaN();
-    if (layer.has_relative_error(bpw)) return layer.relative_error_at(bpw);
-    // tr(W H Wᵀ)/m = loss / relative error at any rate that has both; a zero
-    // relative error (an all-zero matrix) says nothing about it.
-    for (int b = kMinBpw; b <= kMaxBpw; ++b) {
-        if (!layer.measured(b) || !layer.has_relative_error(b) || layer.relative_error_at(b) <= 0) continue;
-        const double signal = layer.loss(b) / layer.relative_error_at(b);
-        return signal > 0 ? predicted_loss(layer, bpw) / signal : std::numeric_limits<double>::quiet_NaN();
-    }
-    return std::numeric_limits<double>::quiet_NaN();
-}
 
 SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidget* parent)
     : QWidget(parent), model_(model) {
@@ -236,7 +223,7 @@ void SensitivityPlots::loadSettings(QSettings& s, const QString& group) {
 }
 
 double SensitivityPlots::metricAt(const LayerSensitivity& layer, int bpw) const {
-    return metric_ == Metric::ProxyLoss ? predicted_loss(layer, bpw) : predicted_relative_error(layer, bpw);
+    return metric_ == Metric::ProxyLoss ? plan::predicted_loss(layer, bpw) : plan::predicted_relative_error(layer, bpw);
 }
 
 QString SensitivityPlots::metricAxisLabel() const {
@@ -566,14 +553,14 @@ QString SensitivityPlots::barTooltip(int row) const {
                        .arg(l.cols)
                        .arg(lowest_measured_loss(l), 0, 'g', 6)
                        .arg(b)
-                       .arg(predicted_loss(l, b), 0, 'g', 6);
+                       .arg(plan::predicted_loss(l, b), 0, 'g', 6);
     const int low = lowest_measured_bpw(l);
-    const double rel_low = low < 0 ? std::numeric_limits<double>::quiet_NaN() : predicted_relative_error(l, low);
+    const double rel_low = low < 0 ? std::numeric_limits<double>::quiet_NaN() : plan::predicted_relative_error(l, low);
     if (!std::isnan(rel_low))
         text += tr("\nrelative error: %1 at %2 bpw, %3 at the chosen bpw")
                     .arg(rel_low, 0, 'g', 6)
                     .arg(low)
-                    .arg(predicted_relative_error(l, b), 0, 'g', 6);
+                    .arg(plan::predicted_relative_error(l, b), 0, 'g', 6);
     return text;
 }
 
@@ -615,9 +602,9 @@ QString SensitivityPlots::barsCsv() const {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         s << row << ',' << row_name(model_, row) << ',' << module_type_name(module_type_of(row_name(model_, row))) << ','
           << l.rows << ',' << l.cols << ',' << model_->bpwAt(row) << ',' << QString::number(lowest_measured_loss(l), 'g', 10)
-          << ',' << QString::number(predicted_loss(l, model_->bpwAt(row)), 'g', 10) << ','
-          << QString::number(predicted_relative_error(l, lowest_measured_bpw(l)), 'g', 10) << ','
-          << QString::number(predicted_relative_error(l, model_->bpwAt(row)), 'g', 10) << '\n';
+          << ',' << QString::number(plan::predicted_loss(l, model_->bpwAt(row)), 'g', 10) << ','
+          << QString::number(plan::predicted_relative_error(l, lowest_measured_bpw(l)), 'g', 10) << ','
+          << QString::number(plan::predicted_relative_error(l, model_->bpwAt(row)), 'g', 10) << '\n';
     }
     return out;
 }
@@ -646,9 +633,9 @@ QString SensitivityPlots::curvesCsv() const {
     for (int row : selected_) {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         for (int b = kMinBpw; b <= kMaxBpw; ++b)
-            s << row_name(model_, row) << ',' << b << ',' << QString::number(predicted_loss(l, b), 'g', 10) << ','
+            s << row_name(model_, row) << ',' << b << ',' << QString::number(plan::predicted_loss(l, b), 'g', 10) << ','
               << (l.measured(b) ? 1 : 0) << ',' << (model_->bpwAt(row) == b ? 1 : 0) << ','
-              << QString::number(predicted_relative_error(l, b), 'g', 10) << ',' << (l.has_relative_error(b) ? 1 : 0)
+              << QString::number(plan::predicted_relative_error(l, b), 'g', 10) << ',' << (l.has_relative_error(b) ? 1 : 0)
               << '\n';
     }
     return out;

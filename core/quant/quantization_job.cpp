@@ -20,8 +20,8 @@
 #include "core/model/dtype.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
-#include "core/quant/allocator.h"
-#include "core/quant/bpw_map.h"
+#include "core/plan/allocator.h"
+#include "core/plan/bpw_map.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/quant/hessian.h"
 #include "core/quant/quantize_layer.h"
@@ -29,6 +29,10 @@
 
 namespace glq::quant {
 using namespace format;
+using plan::Allocation;
+using plan::AllocationRequest;
+using plan::BpwMap;
+using plan::SensitivityTable;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;

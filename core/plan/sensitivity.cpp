@@ -1,6 +1,6 @@
 // Sensitivity table and its JSON form (see sensitivity.h).
 
-#include "core/quant/sensitivity.h"
+#include "core/plan/sensitivity.h"
 
 #include <algorithm>
 #include <functional>
@@ -11,7 +11,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 
-namespace glq::quant {
+namespace glq::plan {
 namespace {
 
 using nlohmann::json;
@@ -209,4 +209,4 @@ std::string SensitivityTable::to_json_text() const {
 
 void SensitivityTable::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json_text()); }
 
-} // namespace glq::quant
+} // namespace glq::plan

@@ -9,7 +9,7 @@
 #include "core/common/error.h"
 #include "core/plan/allocator.h"
 #include "core/plan/module_name.h"
-#include "ui/bpw_allocation_json.h"
+#include "core/plan/bpw_map.h"
 #include "ui/name_pattern.h"
 
 namespace glq::ui {
@@ -172,20 +172,18 @@ void BpwMapModel::loadAllocation(const QString& path) {
     std::vector<std::string> names;
     for (const auto& l : layers_) names.push_back(l.name);
     if (names.empty()) throw glq::Error(path.toStdString(), "open a model or a sensitivity table before loading a bpw map");
-    const BpwAllocation a = load_bpw_allocation(path.toStdString(), names);
+    // core's reader and rules, the ones `glqw quantize --bpw-map` applies.
+    const plan::BpwMap map = plan::BpwMap::load(path.toStdString());
+    map.validate_layers(names, path.toStdString());
     std::vector<int> values(layers_.size());
-    const int fallback = a.default_bpw.value_or(kMinBpw);
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const auto it = a.layers.find(layers_[i].name);
-        values[i] = it == a.layers.end() ? fallback : it->second;
-    }
+    for (size_t i = 0; i < layers_.size(); ++i) values[i] = map.bpw_for(layers_[i].name);
     setAllBpw(values, tr("Load %1").arg(path.section(QLatin1Char('/'), -1)));
 }
 
 void BpwMapModel::saveAllocation(const QString& path) const {
-    BpwAllocation a;
-    for (size_t i = 0; i < layers_.size(); ++i) a.layers[layers_[i].name] = bpw_[i];
-    save_bpw_allocation(path.toStdString(), a);
+    plan::BpwMap map;
+    for (size_t i = 0; i < layers_.size(); ++i) map.layers[layers_[i].name] = bpw_[i];
+    map.save(path.toStdString());
 }
 
 int BpwMapModel::rowCount(const QModelIndex& parent) const {

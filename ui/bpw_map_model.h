@@ -54,9 +54,10 @@ public:
     // The read-out (core/plan/budget.h) over the quantizable layers.
     plan::BudgetSummary summary() const;
 
-    // bpw_allocation.json: load replaces the whole map (one undo step);
-    // layers the file does not list get its "default", else 2, as the
-    // reference does. Both throw glq::Error naming the file.
+    // bpw_allocation.json through core's reader and writer (plan::BpwMap, the
+    // ones glqw uses): load replaces the whole map (one undo step); layers the
+    // file does not list get its "default", else 2, as the reference does; a
+    // layer the model lacks is refused. Both throw glq::Error naming the file.
     void loadAllocation(const QString& path);
     void saveAllocation(const QString& path) const;
 

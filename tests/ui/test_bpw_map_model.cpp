@@ -1,9 +1,10 @@
 // BpwMapModel: editing (single, multi-row, pattern, table edit), undo/redo,
 // the read-out (core/plan/budget.h's arithmetic, tested on its own in
 // tests/plan), the Allocate button against `glqw allocate` (one allocator),
-// bpw_allocation.json round trip and its errors, and the sensitivity table
-// reader's errors. Every expected number is worked out by hand in the
-// comments.
+// bpw_allocation.json round trip through the model (core's plan::BpwMap; its
+// parsing is tested in tests/plan/test_bpw_map) and how its errors leave the
+// map, and the sensitivity table reader's errors. Every expected number is
+// worked out by hand in the comments.
 
 #include <QProcess>
 #include <QSignalSpy>
@@ -255,9 +256,9 @@ private slots:
             QCOMPARE(m.bpw(), (std::vector<int>{4, 4, 4}));  // untouched
         };
         bad("truncated.json", "{\"" + A.toUtf8() + "\": ", {QStringLiteral("not valid JSON")});
-        bad("array.json", "[4, 4]", {QStringLiteral("flat JSON object")});
+        bad("array.json", "[4, 4]", {QStringLiteral("must be a JSON object")});
         bad("unknown.json", "{\"model.layers.9.mlp.up_proj\": 4}",
-            {QStringLiteral("model.layers.9.mlp.up_proj"), QStringLiteral("not a linear layer of this model")});
+            {QStringLiteral("unknown layer 'model.layers.9.mlp.up_proj'")});
         bad("range.json", "{\"" + A.toUtf8() + "\": 9}", {A, QStringLiteral("outside 2..8")});
         bad("string.json", "{\"" + A.toUtf8() + "\": \"4\"}", {A, QStringLiteral("integer")});
         bad("float.json", "{\"" + A.toUtf8() + "\": 4.5}", {A, QStringLiteral("integer")});

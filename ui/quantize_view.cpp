@@ -17,7 +17,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -30,19 +29,13 @@
 
 #include "ui/bpw_map_model.h"
 #include "ui/job_progress_panel.h"
+#include "ui/model_summary.h"
 #include "ui/plot_panel.h"
 #include "ui/worker.h"
 
 namespace glq::ui {
 
 namespace {
-
-// The transformer block of an HF module prefix ("model.layers.12.mlp.up_proj" -> 12), -1 if none.
-int block_of(const QString& prefix) {
-    static const QRegularExpression re(QStringLiteral("layers\\.(\\d+)\\."));
-    const QRegularExpressionMatch m = re.match(prefix);
-    return m.hasMatch() ? m.captured(1).toInt() : -1;
-}
 
 QColor bpw_color(int bpw) {
     // Low rates warm, high rates cool: the eye reads "red = aggressive".

@@ -64,14 +64,6 @@ void legend_above_axes(QCustomPlot* p) {
 
 QString row_name(const BpwMapModel* m, int row) { return QString::fromStdString(m->layers()[static_cast<size_t>(row)].name); }
 
-int block_of_name(const QString& name) {
-    const int i = name.indexOf(QLatin1String(".layers."));
-    if (i < 0) return -1;
-    bool ok = false;
-    const int b = name.mid(i + 8).section(QLatin1Char('.'), 0, 0).toInt(&ok);
-    return ok ? b : -1;
-}
-
 int lowest_measured_bpw(const LayerSensitivity& l) {
     for (int b = kMinBpw; b <= kMaxBpw; ++b)
         if (l.measured(b)) return b;
@@ -329,7 +321,7 @@ void SensitivityPlots::drawBars() {
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     int lastBlock = -2, blocks = 0;
     for (int row = 0; row < n; ++row) {
-        const int b = block_of_name(row_name(model_, row));
+        const int b = block_of(row_name(model_, row));
         if (b != lastBlock && b >= 0) ++blocks;
         lastBlock = b;
     }
@@ -338,7 +330,7 @@ void SensitivityPlots::drawBars() {
     const int every = std::max(1, blocks / (heatmap_->isHidden() ? 8 : 16));
     lastBlock = -2;
     for (int row = 0; row < n; ++row) {
-        const int b = block_of_name(row_name(model_, row));
+        const int b = block_of(row_name(model_, row));
         if (b != lastBlock) {
             if (b < 0) ticker->addTick(row, QStringLiteral("head"));
             else if (b % every == 0) ticker->addTick(row, QString::number(b));
@@ -402,7 +394,7 @@ void SensitivityPlots::drawHeatmap() {
     p->clearItems();
     if (metricMissing()) showMissingHint(p);
     int blocks = 0;
-    for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of_name(row_name(model_, row)) + 1);
+    for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of(row_name(model_, row)) + 1);
     const auto& types = quantized_module_types();
     QCPColorMapData* d = colorMap_->data();
     d->setSize(static_cast<int>(types.size()), std::max(1, blocks));
@@ -411,7 +403,7 @@ void SensitivityPlots::drawHeatmap() {
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        const int b = block_of_name(name);
+        const int b = block_of(name);
         const int t = static_cast<int>(types.indexOf(module_type_of(name)));
         const double v = barValue(row);
         if (b < 0 || t < 0 || std::isnan(v) || v <= 0) continue;
@@ -539,7 +531,7 @@ int SensitivityPlots::heatmapRowAt(const QPointF& pos) const {
     if (t < 0 || t >= types.size()) return -1;
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        if (block_of_name(name) == b && module_type_of(name) == types[t]) return row;
+        if (block_of(name) == b && module_type_of(name) == types[t]) return row;
     }
     return -1;
 }
@@ -616,7 +608,7 @@ QString SensitivityPlots::heatmapCsv() const {
     s << "block,module,layer,value,log10_value,metric\n";
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        const int b = block_of_name(name);
+        const int b = block_of(name);
         if (b < 0) continue;
         const double v = barValue(row);
         s << b << ',' << module_type_name(module_type_of(name)) << ',' << name << ',' << QString::number(v, 'g', 10) << ','

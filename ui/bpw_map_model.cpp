@@ -7,7 +7,9 @@
 #include <set>
 
 #include "core/common/error.h"
-#include "ui/bpw_allocation_json.h"
+#include "core/plan/allocator.h"
+#include "core/plan/module_name.h"
+#include "core/plan/bpw_map.h"
 #include "ui/name_pattern.h"
 
 namespace glq::ui {
@@ -125,33 +127,63 @@ bool BpwMapModel::setAllBpw(const std::vector<int>& bpw, const QString& text) {
     return true;
 }
 
+std::vector<size_t> BpwMapModel::quantizableRows() const {
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < layers_.size(); ++i)
+        if (plan::layer_index_of(layers_[i].name)) rows.push_back(i);
+    return rows;
+}
+
+SensitivityTable BpwMapModel::table() const {
+    SensitivityTable t;
+    for (size_t i : quantizableRows()) t.layers.push_back(layers_[i]);
+    return t;
+}
+
+plan::BudgetSummary BpwMapModel::summary() const {
+    std::vector<LayerSensitivity> layers;
+    std::vector<int> bpw;
+    for (size_t i : quantizableRows()) {
+        layers.push_back(layers_[i]);
+        bpw.push_back(bpw_[i]);
+    }
+    return plan::summarize_budget(layers, bpw);
+}
+
 void BpwMapModel::allocate(double target_bpw, int min_bpw, int max_bpw) {
-    if (std::none_of(layers_.begin(), layers_.end(), [](const LayerSensitivity& l) {
-            return !std::isnan(predicted_loss(l, kMinBpw));
+    // The GUI's wording for a map with nothing measured; any other problem
+    // (a layer without a loss among measured ones, a bad target) is core's.
+    const SensitivityTable quantizable = table();
+    if (std::none_of(quantizable.layers.begin(), quantizable.layers.end(), [](const LayerSensitivity& l) {
+            return !std::isnan(plan::predicted_loss(l, kMinBpw));
         }))
         throw glq::Error("bpw map", "no sensitivity measured: load a sensitivity table (or run calibration) before allocating");
-    setAllBpw(allocate_bpw(layers_, target_bpw, min_bpw, max_bpw),
-              tr("Allocate for %1 bpw average").arg(target_bpw, 0, 'f', 2));
+    plan::AllocationRequest request;
+    request.target_bpw = target_bpw;
+    request.min_bpw = min_bpw;
+    request.max_bpw = max_bpw;
+    const plan::Allocation a = plan::allocate_bpw(quantizable, request);
+    std::vector<int> values = bpw_;  // a layer outside the decoder keeps its rate
+    for (size_t i : quantizableRows()) values[i] = a.bpw.at(layers_[i].name);
+    setAllBpw(values, tr("Allocate for %1 bpw average").arg(target_bpw, 0, 'f', 2));
 }
 
 void BpwMapModel::loadAllocation(const QString& path) {
     std::vector<std::string> names;
     for (const auto& l : layers_) names.push_back(l.name);
     if (names.empty()) throw glq::Error(path.toStdString(), "open a model or a sensitivity table before loading a bpw map");
-    const BpwAllocation a = load_bpw_allocation(path.toStdString(), names);
+    // core's reader and rules, the ones `glqw quantize --bpw-map` applies.
+    const plan::BpwMap map = plan::BpwMap::load(path.toStdString());
+    map.validate_layers(names, path.toStdString());
     std::vector<int> values(layers_.size());
-    const int fallback = a.default_bpw.value_or(kMinBpw);
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const auto it = a.layers.find(layers_[i].name);
-        values[i] = it == a.layers.end() ? fallback : it->second;
-    }
+    for (size_t i = 0; i < layers_.size(); ++i) values[i] = map.bpw_for(layers_[i].name);
     setAllBpw(values, tr("Load %1").arg(path.section(QLatin1Char('/'), -1)));
 }
 
 void BpwMapModel::saveAllocation(const QString& path) const {
-    BpwAllocation a;
-    for (size_t i = 0; i < layers_.size(); ++i) a.layers[layers_[i].name] = bpw_[i];
-    save_bpw_allocation(path.toStdString(), a);
+    plan::BpwMap map;
+    for (size_t i = 0; i < layers_.size(); ++i) map.layers[layers_[i].name] = bpw_[i];
+    map.save(path.toStdString());
 }
 
 int BpwMapModel::rowCount(const QModelIndex& parent) const {
@@ -174,7 +206,7 @@ QVariant BpwMapModel::data(const QModelIndex& index, int role) const {
     double sensitivity = std::numeric_limits<double>::quiet_NaN();
     for (int r = kMinBpw; r <= kMaxBpw && std::isnan(sensitivity); ++r)
         if (l.measured(r)) sensitivity = l.loss(r);
-    const double predicted = predicted_loss(l, b);
+    const double predicted = plan::predicted_loss(l, b);
     if (role == Qt::DisplayRole || role == Qt::EditRole) {
         switch (index.column()) {
         case Name: return name;
@@ -198,7 +230,7 @@ QVariant BpwMapModel::data(const QModelIndex& index, int role) const {
     } else if (role == Qt::ToolTipRole && index.column() == Sensitivity) {
         QStringList lines{name};
         for (int r = kMinBpw; r <= kMaxBpw; ++r)
-            lines << tr("%1 bpw: %2%3").arg(r).arg(format_loss(predicted_loss(l, r)),
+            lines << tr("%1 bpw: %2%3").arg(r).arg(format_loss(plan::predicted_loss(l, r)),
                                                    l.measured(r) ? QString() : tr(" (predicted)"));
         return lines.join(QLatin1Char('\n'));
     }

@@ -9,7 +9,7 @@
 #include <QUndoStack>
 #include <vector>
 
-#include "ui/bpw_budget.h"
+#include "core/plan/budget.h"
 #include "ui/model_summary.h"
 #include "ui/sensitivity_table.h"
 
@@ -42,14 +42,22 @@ public:
     bool setBpw(const QList<int>& rows, int bpw);
     int setBpwByPattern(const QString& pattern, int bpw);  // rows changed
     bool setAllBpw(const std::vector<int>& bpw, const QString& text);
-    // Runs allocate_bpw() over every layer; one undo step. Throws glq::Error.
+    // core's allocator (plan::allocate_bpw, the one `glqw allocate` runs) over
+    // the quantizable layers (those of a decoder layer: GLQ leaves an untied
+    // lm_head as it is); one undo step. Throws glq::Error, as the CLI does:
+    // for min/max/target out of range and for any of those layers without a
+    // measured loss (nothing is guessed for it).
     void allocate(double target_bpw, int min_bpw = kMinBpw, int max_bpw = kMaxBpw);
+    // The quantizable layers and their losses, as the sensitivity table core reads.
+    SensitivityTable table() const;
 
-    BudgetSummary summary() const { return summarize_budget(layers_, bpw_); }
+    // The read-out (core/plan/budget.h) over the quantizable layers.
+    plan::BudgetSummary summary() const;
 
-    // bpw_allocation.json: load replaces the whole map (one undo step);
-    // layers the file does not list get its "default", else 2, as the
-    // reference does. Both throw glq::Error naming the file.
+    // bpw_allocation.json through core's reader and writer (plan::BpwMap, the
+    // ones glqw uses): load replaces the whole map (one undo step); layers the
+    // file does not list get its "default", else 2, as the reference does; a
+    // layer the model lacks is refused. Both throw glq::Error naming the file.
     void loadAllocation(const QString& path);
     void saveAllocation(const QString& path) const;
 
@@ -69,6 +77,8 @@ private:
     friend class SetBpwCommand;
     // Applies values without touching the undo stack (the commands call it).
     void assign(const std::vector<std::pair<int, int>>& row_bpw);
+    // Rows of the layers GLQ quantizes (inside a decoder layer), in order.
+    std::vector<size_t> quantizableRows() const;
 
     std::vector<LayerSensitivity> layers_;
     std::vector<int> bpw_;

@@ -91,8 +91,8 @@ BpwMapView::BpwMapView(BpwMapModel* model, QWidget* parent) : QWidget(parent), m
     minBpw_ = bpw_spin(kMinBpw);
     maxBpw_ = bpw_spin(kMaxBpw);
     auto* alloc = new QPushButton(tr("Allocate"));
-    alloc->setToolTip(tr("Greedy allocation: raise the layers whose proxy loss falls most per extra bit, "
-                         "until the target average is reached (never above it)"));
+    alloc->setToolTip(tr("Choose one rate per layer minimising the summed proxy loss with an average of at most "
+                         "the target (the exact allocator glqw allocate runs); every layer needs a measured loss"));
     connect(alloc, &QPushButton::clicked, this, &BpwMapView::allocate);
 
     auto* load = new QPushButton(tr("Load map…"));
@@ -152,22 +152,26 @@ BpwMapView::BpwMapView(BpwMapModel* model, QWidget* parent) : QWidget(parent), m
 QString BpwMapView::readout() const { return readout_->text(); }
 
 void BpwMapView::updateReadout() {
-    const BudgetSummary s = model_->summary();
+    const plan::BudgetSummary s = model_->summary();
     if (model_->rowCount() == 0) {
         readout_->setText(tr("No layers: open a model or load a sensitivity table."));
         return;
     }
-    QString loss = s.layers_without_loss == model_->rowCount()
+    QString loss = s.layers_without_loss == s.layers
                        ? tr("unknown (no sensitivity measured)")
                        : QString::number(s.predicted_loss, 'g', 5) +
                              (s.layers_without_loss ? tr(" (%1 layers without a measurement)").arg(s.layers_without_loss) : QString());
+    // An untied lm_head is listed (it is a linear) but GLQ leaves it as it is,
+    // so the budget, like the allocator, counts the decoder layers' linears.
+    const int outside = model_->rowCount() - s.layers;
     readout_->setText(tr("<b>Average %1 bpw</b> over %2 layers (%3 parameters) · "
                          "<b>%4</b> quantized (bf16: %5, %6×) · predicted proxy loss <b>%7</b>")
                           .arg(s.average_bpw, 0, 'f', 3)
-                          .arg(model_->rowCount())
+                          .arg(s.layers)
                           .arg(format_count(s.parameters), format_bytes(s.stored_bytes), format_bytes(s.original_bytes_bf16))
                           .arg(s.stored_bytes ? static_cast<double>(s.original_bytes_bf16) / static_cast<double>(s.stored_bytes) : 0.0, 0, 'f', 2)
-                          .arg(loss));
+                          .arg(loss) +
+                      (outside > 0 ? tr(" · %1 outside the decoder layers (not quantized)").arg(outside) : QString()));
 }
 
 QList<int> BpwMapView::selectedRows() const {

@@ -16,7 +16,7 @@
 #include <QVBoxLayout>
 #include <utility>
 
-#include "core/quant/sensitivity.h"
+#include "core/plan/sensitivity.h"
 #include "ui/job_progress_panel.h"
 #include "ui/sensitivity_plots.h"
 #include "ui/worker.h"

@@ -1,6 +1,5 @@
 #include "ui/model_summary.h"
 
-#include <QRegularExpression>
 #include <QSet>
 #include <algorithm>
 #include <cmath>
@@ -14,33 +13,13 @@ namespace glq::ui {
 
 namespace fs = std::filesystem;
 
-ModuleType module_type_of(const QString& name) {
-    // The last dotted part before ".weight" (if given) names the projection.
-    QString base = name;
-    if (base.endsWith(QLatin1String(".weight"))) base.chop(7);
-    const QString last = base.section(QLatin1Char('.'), -1);
-    if (last == QLatin1String("q_proj")) return ModuleType::Q;
-    if (last == QLatin1String("k_proj")) return ModuleType::K;
-    if (last == QLatin1String("v_proj")) return ModuleType::V;
-    if (last == QLatin1String("o_proj")) return ModuleType::O;
-    if (last == QLatin1String("gate_proj")) return ModuleType::Gate;
-    if (last == QLatin1String("up_proj")) return ModuleType::Up;
-    if (last == QLatin1String("down_proj")) return ModuleType::Down;
-    return ModuleType::Other;
-}
+ModuleType module_type_of(const QString& name) { return plan::projection_of(name.toStdString()); }
 
-QString module_type_name(ModuleType type) {
-    switch (type) {
-    case ModuleType::Q: return QStringLiteral("q");
-    case ModuleType::K: return QStringLiteral("k");
-    case ModuleType::V: return QStringLiteral("v");
-    case ModuleType::O: return QStringLiteral("o");
-    case ModuleType::Gate: return QStringLiteral("gate");
-    case ModuleType::Up: return QStringLiteral("up");
-    case ModuleType::Down: return QStringLiteral("down");
-    case ModuleType::Other: break;
-    }
-    return QStringLiteral("other");
+QString module_type_name(ModuleType type) { return QString::fromLatin1(plan::projection_short_name(type)); }
+
+int block_of(const QString& name) {
+    const auto index = plan::layer_index_of(name.toStdString());
+    return index ? static_cast<int>(*index) : -1;
 }
 
 const QVector<ModuleType>& quantized_module_types() {
@@ -50,12 +29,6 @@ const QVector<ModuleType>& quantized_module_types() {
 }
 
 namespace {
-
-int block_of(const QString& name) {
-    static const QRegularExpression re(QStringLiteral(R"(\.layers\.(\d+)\.)"));
-    const auto m = re.match(name);
-    return m.hasMatch() ? m.captured(1).toInt() : -1;
-}
 
 // Linear layers are the 2-D ".weight" tensors other than the embeddings and
 // norms; lm_head is listed when it is stored (untied) since it is a linear too.

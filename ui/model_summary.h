@@ -13,13 +13,18 @@
 
 #include "core/common/progress.h"
 #include "core/io/memory_estimate.h"
+#include "core/plan/module_name.h"
 
 namespace glq::ui {
 
-// The linear layers GLQ quantizes, by their module name's last part.
-enum class ModuleType { Q, K, V, O, Gate, Up, Down, Other };
+// The linear layers GLQ quantizes, by their module name's last part: core's
+// reading of a name (plan::projection_of), under the names ui/ uses.
+using ModuleType = plan::Projection;
 ModuleType module_type_of(const QString& layer_name);
 QString module_type_name(ModuleType type);  // "q", "k", ..., "down", "other"
+// The transformer block of a module ("model.layers.12.mlp.up_proj" -> 12), -1
+// when it is in none (lm_head): plan::layer_index_of.
+int block_of(const QString& layer_name);
 // The seven types drawn as heatmap columns and bar colours, in model order.
 const QVector<ModuleType>& quantized_module_types();
 

@@ -17,7 +17,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -30,19 +29,13 @@
 
 #include "ui/bpw_map_model.h"
 #include "ui/job_progress_panel.h"
+#include "ui/model_summary.h"
 #include "ui/plot_panel.h"
 #include "ui/worker.h"
 
 namespace glq::ui {
 
 namespace {
-
-// The transformer block of an HF module prefix ("model.layers.12.mlp.up_proj" -> 12), -1 if none.
-int block_of(const QString& prefix) {
-    static const QRegularExpression re(QStringLiteral("layers\\.(\\d+)\\."));
-    const QRegularExpressionMatch m = re.match(prefix);
-    return m.hasMatch() ? m.captured(1).toInt() : -1;
-}
 
 QColor bpw_color(int bpw) {
     // Low rates warm, high rates cool: the eye reads "red = aggressive".
@@ -212,7 +205,8 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
             const bool has = map_->rowCount() > 0;
             useMap_->setEnabled(has);
             if (!has && useMap_->isChecked()) useTarget_->setChecked(true);
-            mapSummary_->setText(has ? tr("%1 linears, average %2 bpw").arg(map_->rowCount()).arg(map_->summary().average_bpw, 0, 'f', 3)
+            const plan::BudgetSummary b = map_->summary();
+            mapSummary_->setText(has ? tr("%1 linears, average %2 bpw").arg(b.layers).arg(b.average_bpw, 0, 'f', 3)
                                      : tr("(no map: open a model or load a map)"));
         };
         connect(map_, &BpwMapModel::mapChanged, this, summarize);

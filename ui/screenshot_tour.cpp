@@ -5,6 +5,7 @@
 #include <QPixmap>
 #include <QTimer>
 
+#include "core/common/error.h"
 #include "ui/bpw_map_model.h"
 #include "ui/bpw_map_view.h"
 #include "ui/log_dock.h"
@@ -42,7 +43,12 @@ void ScreenshotTour::afterModel() {
     if (!bpwMap_.isEmpty()) {
         if (!window_->loadBpwMap(bpwMap_)) return done_(1);
     } else if (!sensitivity_.isEmpty()) {
-        window_->bpwModel()->allocate(3.0);
+        try {
+            window_->bpwModel()->allocate(3.0);
+        } catch (const glq::Error& e) {  // e.g. a table that leaves layers unmeasured
+            window_->log()->error(QString::fromStdString(e.what()));
+            return done_(1);
+        }
     }
     // A few layers selected, so the loss-vs-bpw plot has curves to show.
     QList<int> rows;

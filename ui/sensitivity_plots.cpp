@@ -15,7 +15,7 @@
 #include <map>
 #include <qcustomplot.h>
 
-#include "ui/bpw_budget.h"
+#include "core/plan/budget.h"
 #include "ui/bpw_map_model.h"
 #include "ui/plot_panel.h"
 
@@ -64,14 +64,6 @@ void legend_above_axes(QCustomPlot* p) {
 
 QString row_name(const BpwMapModel* m, int row) { return QString::fromStdString(m->layers()[static_cast<size_t>(row)].name); }
 
-int block_of_name(const QString& name) {
-    const int i = name.indexOf(QLatin1String(".layers."));
-    if (i < 0) return -1;
-    bool ok = false;
-    const int b = name.mid(i + 8).section(QLatin1Char('.'), 0, 0).toInt(&ok);
-    return ok ? b : -1;
-}
-
 int lowest_measured_bpw(const LayerSensitivity& l) {
     for (int b = kMinBpw; b <= kMaxBpw; ++b)
         if (l.measured(b)) return b;
@@ -98,19 +90,6 @@ void style_axes(QCustomPlot* p) {
 }
 
 } // namespace
-
-double predicted_relative_error(const LayerSensitivity& layer, int bpw) {
-    if (bpw < kMinBpw || bpw > kMaxBpw) return std::numeric_limits<double>::quiet_NaN();
-    if (layer.has_relative_error(bpw)) return layer.relative_error_at(bpw);
-    // tr(W H Wᵀ)/m = loss / relative error at any rate that has both; a zero
-    // relative error (an all-zero matrix) says nothing about it.
-    for (int b = kMinBpw; b <= kMaxBpw; ++b) {
-        if (!layer.measured(b) || !layer.has_relative_error(b) || layer.relative_error_at(b) <= 0) continue;
-        const double signal = layer.loss(b) / layer.relative_error_at(b);
-        return signal > 0 ? predicted_loss(layer, bpw) / signal : std::numeric_limits<double>::quiet_NaN();
-    }
-    return std::numeric_limits<double>::quiet_NaN();
-}
 
 SensitivityPlots::SensitivityPlots(BpwMapModel* model, Layout arrangement, QWidget* parent)
     : QWidget(parent), model_(model) {
@@ -236,7 +215,7 @@ void SensitivityPlots::loadSettings(QSettings& s, const QString& group) {
 }
 
 double SensitivityPlots::metricAt(const LayerSensitivity& layer, int bpw) const {
-    return metric_ == Metric::ProxyLoss ? predicted_loss(layer, bpw) : predicted_relative_error(layer, bpw);
+    return metric_ == Metric::ProxyLoss ? plan::predicted_loss(layer, bpw) : plan::predicted_relative_error(layer, bpw);
 }
 
 QString SensitivityPlots::metricAxisLabel() const {
@@ -342,7 +321,7 @@ void SensitivityPlots::drawBars() {
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     int lastBlock = -2, blocks = 0;
     for (int row = 0; row < n; ++row) {
-        const int b = block_of_name(row_name(model_, row));
+        const int b = block_of(row_name(model_, row));
         if (b != lastBlock && b >= 0) ++blocks;
         lastBlock = b;
     }
@@ -351,7 +330,7 @@ void SensitivityPlots::drawBars() {
     const int every = std::max(1, blocks / (heatmap_->isHidden() ? 8 : 16));
     lastBlock = -2;
     for (int row = 0; row < n; ++row) {
-        const int b = block_of_name(row_name(model_, row));
+        const int b = block_of(row_name(model_, row));
         if (b != lastBlock) {
             if (b < 0) ticker->addTick(row, QStringLiteral("head"));
             else if (b % every == 0) ticker->addTick(row, QString::number(b));
@@ -415,7 +394,7 @@ void SensitivityPlots::drawHeatmap() {
     p->clearItems();
     if (metricMissing()) showMissingHint(p);
     int blocks = 0;
-    for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of_name(row_name(model_, row)) + 1);
+    for (int row = 0; row < model_->rowCount(); ++row) blocks = std::max(blocks, block_of(row_name(model_, row)) + 1);
     const auto& types = quantized_module_types();
     QCPColorMapData* d = colorMap_->data();
     d->setSize(static_cast<int>(types.size()), std::max(1, blocks));
@@ -424,7 +403,7 @@ void SensitivityPlots::drawHeatmap() {
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        const int b = block_of_name(name);
+        const int b = block_of(name);
         const int t = static_cast<int>(types.indexOf(module_type_of(name)));
         const double v = barValue(row);
         if (b < 0 || t < 0 || std::isnan(v) || v <= 0) continue;
@@ -552,7 +531,7 @@ int SensitivityPlots::heatmapRowAt(const QPointF& pos) const {
     if (t < 0 || t >= types.size()) return -1;
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        if (block_of_name(name) == b && module_type_of(name) == types[t]) return row;
+        if (block_of(name) == b && module_type_of(name) == types[t]) return row;
     }
     return -1;
 }
@@ -566,14 +545,14 @@ QString SensitivityPlots::barTooltip(int row) const {
                        .arg(l.cols)
                        .arg(lowest_measured_loss(l), 0, 'g', 6)
                        .arg(b)
-                       .arg(predicted_loss(l, b), 0, 'g', 6);
+                       .arg(plan::predicted_loss(l, b), 0, 'g', 6);
     const int low = lowest_measured_bpw(l);
-    const double rel_low = low < 0 ? std::numeric_limits<double>::quiet_NaN() : predicted_relative_error(l, low);
+    const double rel_low = low < 0 ? std::numeric_limits<double>::quiet_NaN() : plan::predicted_relative_error(l, low);
     if (!std::isnan(rel_low))
         text += tr("\nrelative error: %1 at %2 bpw, %3 at the chosen bpw")
                     .arg(rel_low, 0, 'g', 6)
                     .arg(low)
-                    .arg(predicted_relative_error(l, b), 0, 'g', 6);
+                    .arg(plan::predicted_relative_error(l, b), 0, 'g', 6);
     return text;
 }
 
@@ -615,9 +594,9 @@ QString SensitivityPlots::barsCsv() const {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         s << row << ',' << row_name(model_, row) << ',' << module_type_name(module_type_of(row_name(model_, row))) << ','
           << l.rows << ',' << l.cols << ',' << model_->bpwAt(row) << ',' << QString::number(lowest_measured_loss(l), 'g', 10)
-          << ',' << QString::number(predicted_loss(l, model_->bpwAt(row)), 'g', 10) << ','
-          << QString::number(predicted_relative_error(l, lowest_measured_bpw(l)), 'g', 10) << ','
-          << QString::number(predicted_relative_error(l, model_->bpwAt(row)), 'g', 10) << '\n';
+          << ',' << QString::number(plan::predicted_loss(l, model_->bpwAt(row)), 'g', 10) << ','
+          << QString::number(plan::predicted_relative_error(l, lowest_measured_bpw(l)), 'g', 10) << ','
+          << QString::number(plan::predicted_relative_error(l, model_->bpwAt(row)), 'g', 10) << '\n';
     }
     return out;
 }
@@ -629,7 +608,7 @@ QString SensitivityPlots::heatmapCsv() const {
     s << "block,module,layer,value,log10_value,metric\n";
     for (int row = 0; row < model_->rowCount(); ++row) {
         const QString name = row_name(model_, row);
-        const int b = block_of_name(name);
+        const int b = block_of(name);
         if (b < 0) continue;
         const double v = barValue(row);
         s << b << ',' << module_type_name(module_type_of(name)) << ',' << name << ',' << QString::number(v, 'g', 10) << ','
@@ -646,9 +625,9 @@ QString SensitivityPlots::curvesCsv() const {
     for (int row : selected_) {
         const auto& l = model_->layers()[static_cast<size_t>(row)];
         for (int b = kMinBpw; b <= kMaxBpw; ++b)
-            s << row_name(model_, row) << ',' << b << ',' << QString::number(predicted_loss(l, b), 'g', 10) << ','
+            s << row_name(model_, row) << ',' << b << ',' << QString::number(plan::predicted_loss(l, b), 'g', 10) << ','
               << (l.measured(b) ? 1 : 0) << ',' << (model_->bpwAt(row) == b ? 1 : 0) << ','
-              << QString::number(predicted_relative_error(l, b), 'g', 10) << ',' << (l.has_relative_error(b) ? 1 : 0)
+              << QString::number(plan::predicted_relative_error(l, b), 'g', 10) << ',' << (l.has_relative_error(b) ? 1 : 0)
               << '\n';
     }
     return out;

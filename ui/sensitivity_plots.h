@@ -36,13 +36,6 @@ class PlotPanel;
 
 QColor module_color(ModuleType type);
 
-// The relative error of `layer` at `bpw`: measured when the table has it;
-// otherwise the predicted proxy loss (bpw_budget.h) over the layer's
-// tr(W H Wᵀ)/m, which does not depend on the rate and is recovered from any
-// rate where both the loss and the relative error are known. NaN when the
-// layer has no relative error at all (a version-1 table).
-double predicted_relative_error(const LayerSensitivity& layer, int bpw);
-
 class SensitivityPlots : public QWidget {
     Q_OBJECT
 public:

@@ -8,20 +8,20 @@
 
 #include "app/cli/command.h"
 #include "core/common/error.h"
-#include "core/quant/allocator.h"
-#include "core/quant/bpw_map.h"
-#include "core/quant/sensitivity.h"
+#include "core/plan/allocator.h"
+#include "core/plan/bpw_map.h"
+#include "core/plan/sensitivity.h"
 
 namespace {
 
-// The allocator's errors name `glqw quantize`'s options (--bpw, --min-bpw,
-// --max-bpw); this command calls them --target, --min and --max.
-glq::quant::Allocation allocate(const glq::quant::SensitivityTable& table, const glq::quant::AllocationRequest& r) {
+// The allocator's errors name its settings (target bpw, min bpw, max bpw);
+// this command calls them --target, --min and --max.
+glq::plan::Allocation allocate(const glq::plan::SensitivityTable& table, const glq::plan::AllocationRequest& r) {
     try {
-        return glq::quant::allocate_bpw(table, r);
+        return glq::plan::allocate_bpw(table, r);
     } catch (const glq::Error& e) {
         static const std::map<std::string, std::string> here = {
-            {"--bpw", "--target"}, {"--min-bpw", "--min"}, {"--max-bpw", "--max"}};
+            {"target bpw", "--target"}, {"min bpw", "--min"}, {"max bpw", "--max"}};
         const auto it = here.find(e.where());
         if (it == here.end()) throw;
         throw glq::Error(it->second, e.problem());
@@ -41,14 +41,14 @@ int run_allocate(int argc, char** argv) {
     if (!args.has("target")) throw glq::cli::UsageError("--target B is required");
     if (!args.has("out")) throw glq::cli::UsageError("--out FILE is required");
 
-    const glq::quant::SensitivityTable table = glq::quant::SensitivityTable::load(args.get("TABLE"));
-    glq::quant::AllocationRequest request;
+    const glq::plan::SensitivityTable table = glq::plan::SensitivityTable::load(args.get("TABLE"));
+    glq::plan::AllocationRequest request;
     request.target_bpw = args.get_double("target");
     request.min_bpw = static_cast<int>(args.get_int("min"));
     request.max_bpw = static_cast<int>(args.get_int("max"));
-    const glq::quant::Allocation a = allocate(table, request);
+    const glq::plan::Allocation a = allocate(table, request);
 
-    glq::quant::BpwMap map;
+    glq::plan::BpwMap map;
     map.layers = a.bpw;
     map.save(args.get("out"));
     std::map<int, int> histogram;

@@ -1,50 +1,47 @@
 // glqw generate: text generation with a model folder, from a prompt or as an
 // interactive multi-turn chat on stdin (streamed; /reset, /exit; Ctrl-C stops
-// the current answer).
+// the current answer). Both go through the chat session the workbench's
+// Compare view uses (core/session/chat_session.h), so the chat template, the
+// tokens that end an answer, the default dtype and the KV-cache reuse of
+// earlier turns are the GUI's, not a copy of them.
 
 #include <iomanip>
 #include <iostream>
-#include <memory>
-#include <optional>
+#include <string>
 
 #include "app/cli/command.h"
 #include "app/cli/engine_options.h"
 #include "app/cli/progress_bar.h"
-#include "core/format/glq_model_loader.h"
 #include "core/common/error.h"
-#include "core/io/chat_template.h"
-#include "core/io/model_dir.h"
-#include "core/io/tokenizer.h"
-#include "core/model/dtype.h"
-#include "core/model/generator.h"
-#include "core/model/transformer.h"
+#include "core/session/chat_session.h"
 
 namespace {
 
 using glq::cli::ArgParser;
 using glq::cli::UsageError;
 
-glq::model::SamplingParams sampling_from(const ArgParser& args, const glq::io::GenerationConfig& defaults) {
+glq::session::SamplingSettings sampling_from(const ArgParser& args, const glq::session::ChatSession& session) {
     // generation_config.json gives the defaults; the flags override.
-    glq::model::SamplingParams s = glq::model::SamplingParams::from_generation_config(defaults);
+    glq::session::SamplingSettings s = session.default_sampling();
     if (args.has("temperature")) s.temperature = args.get_double("temperature");
     if (args.has("top-k")) s.top_k = args.get_int("top-k");
     if (args.has("top-p")) s.top_p = args.get_double("top-p");
     if (args.has("min-p")) s.min_p = args.get_double("min-p");
     if (args.has("repeat-penalty")) s.repetition_penalty = args.get_double("repeat-penalty");
-    if (args.has("seed")) s.seed = static_cast<uint64_t>(args.get_int("seed"));
+    s.seed = static_cast<uint64_t>(args.get_int("seed"));
+    s.max_new_tokens = args.get_int("max-tokens");
+    s.use_cuda_graph = !args.has("no-cuda-graph");
     s.validate();
     return s;
 }
 
-void print_stats(const glq::model::GenerationResult& r) {
-    const auto& s = r.stats;
+void print_stats(const glq::session::ChatStats& s) {
     std::cerr << std::fixed << std::setprecision(1) << "\n[" << s.prompt_tokens << " prompt tokens ("
               << s.prefilled_tokens << " prefilled) at " << s.prefill_tokens_per_second << " tok/s, first token after "
               << std::setprecision(3) << s.time_to_first_token << " s; " << s.generated_tokens << " tokens at "
-              << std::setprecision(1) << s.decode_tokens_per_second << " tok/s"
-              << (s.cuda_graph ? " (CUDA graph)" : "") << "; stop: " << glq::model::stop_reason_name(r.stop)
-              << "; peak memory " << glq::cli::format_bytes(static_cast<double>(s.peak_memory_bytes)) << "]\n";
+              << std::setprecision(1) << s.decode_tokens_per_second << " tok/s" << (s.cuda_graph ? " (CUDA graph)" : "")
+              << "; stop: " << s.stop_reason << "; peak memory "
+              << glq::cli::format_bytes(static_cast<double>(s.peak_memory_bytes)) << "]\n";
 }
 
 int run_generate(int argc, char** argv) {
@@ -68,84 +65,60 @@ int run_generate(int argc, char** argv) {
     if (!args.parse(argc, argv, std::cout)) return 0;
     const bool chat = args.has("chat");
     if (chat == args.has("prompt")) throw UsageError("give exactly one of --prompt TEXT or --chat");
-    if (chat && args.has("raw")) throw UsageError("--chat needs the chat template; --raw is for --prompt");
-    const int64_t max_tokens = args.get_int("max-tokens");
-    if (max_tokens < 1) throw UsageError("--max-tokens must be at least 1");
+    if (args.has("raw") && chat) throw UsageError("--chat needs the chat template; --raw is for --prompt");
+    if (args.has("raw") && args.has("system")) throw UsageError("--system needs the chat template; --raw feeds the prompt alone");
+    if (args.get_int("max-tokens") < 1) throw UsageError("--max-tokens must be at least 1");
 
-    const glq::io::ModelDir dir = glq::io::ModelDir::open(args.get("MODEL"));
-    glq::model::LoadOptions load = glq::cli::engine_load_options(args);
-    const glq::io::Tokenizer tokenizer = glq::io::Tokenizer::load(dir.tokenizer_path());
-    std::optional<glq::io::ChatTemplate> chat_template;
-    if (!args.has("raw")) chat_template = glq::io::ChatTemplate::from_tokenizer_config(dir.tokenizer_config_path());
-
-    std::unique_ptr<glq::model::Transformer> model;
+    glq::session::ChatSession session;
     {
         glq::cli::ProgressBar bar;
-        load.progress = bar.callback();
-        model = glq::format::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
+        session.load(args.get("MODEL"), glq::cli::engine_load_settings(args), bar.callback());  // dense or GLQ
         bar.finish();
     }
-    glq::model::GenerationParams params;
-    params.max_new_tokens = max_tokens;
-    params.sampling = sampling_from(args, dir.generation());
-    params.eos_ids = glq::model::eos_ids_of(dir.config(), dir.generation());
-    params.use_cuda_graph = !args.has("no-cuda-graph");
-    if (chat_template && !chat_template->eos_token.empty())
-        if (auto id = tokenizer.token_to_id(chat_template->eos_token))
-            if (std::find(params.eos_ids.begin(), params.eos_ids.end(), *id) == params.eos_ids.end())
-                params.eos_ids.push_back(*id);
-    glq::model::Generator generator(*model, &tokenizer);
+    // --raw: the plain template (a message's text as it is), encoded with the
+    // tokenizer's special tokens: exactly the prompt with BOS, as HF's tokenizer gives it.
+    if (args.has("raw")) session.set_chat_template(glq::session::plain_chat_template(), /*add_special_tokens=*/true);
+    const glq::session::SamplingSettings sampling = sampling_from(args, session);
     const auto stream = [](int32_t, const std::string& text) { std::cout << text << std::flush; };
 
-    std::vector<glq::io::ChatMessage> messages;
-    if (args.has("system")) messages.push_back({"system", args.get("system")});
-    const auto encode_chat = [&] {
-        return tokenizer.encode(chat_template->render(messages, /*add_generation_prompt=*/true),
-                                /*add_special_tokens=*/false);
-    };
+    glq::session::Conversation conversation;
+    if (args.has("system")) conversation.system_prompt = args.get("system");
 
     if (!chat) {
-        std::vector<int32_t> prompt;
-        if (chat_template) {
-            messages.push_back({"user", args.get("prompt")});
-            prompt = encode_chat();
-        } else {
-            prompt = tokenizer.encode(args.get("prompt"), /*add_special_tokens=*/true);
-        }
+        conversation.messages.push_back({"user", args.get("prompt")});
         glq::cli::InterruptCancel interrupt;
-        const auto result = generator.generate(prompt, params, stream, &interrupt.token());
+        const glq::session::ChatReply reply = session.generate(conversation, sampling, stream, &interrupt.token());
         std::cout << "\n";
         if (args.has("print-ids")) {
             std::cout << "ids:";
-            for (std::size_t i = 0; i < result.ids.size(); ++i) std::cout << (i ? "," : " ") << result.ids[i];
+            for (std::size_t i = 0; i < reply.ids.size(); ++i) std::cout << (i ? "," : " ") << reply.ids[i];
             std::cout << "\n";
         }
-        if (args.has("stats")) print_stats(result);
+        if (args.has("stats")) print_stats(reply.stats);
         return 0;
     }
 
-    std::cerr << "chat with " << dir.path().filename().string() << " (" << dir.config().model_type << ", "
-              << glq::model::dtype_short_name(load.dtype) << " on " << load.device.str()
+    const glq::session::ModelInfo& info = session.info();
+    std::cerr << "chat with " << info.name << " (" << info.model_type << ", " << info.dtype << " on " << info.device
               << "). /reset starts over, /exit quits, Ctrl-C stops an answer.\n";
-    const std::size_t system_messages = messages.size();
     std::string line;
     for (;;) {
         std::cout << "\n> " << std::flush;
         if (!std::getline(std::cin, line) || line == "/exit") break;
         if (line == "/reset") {
-            messages.resize(system_messages);
-            generator.reset();
+            conversation.messages.clear();
+            session.reset_cache();
             std::cerr << "(conversation cleared)\n";
             continue;
         }
         if (line.empty()) continue;
-        messages.push_back({"user", line});
+        conversation.messages.push_back({"user", line});
         glq::cli::InterruptCancel interrupt;
-        const auto result = generator.generate(encode_chat(), params, stream, &interrupt.token());
+        const glq::session::ChatReply reply = session.generate(conversation, sampling, stream, &interrupt.token());
         std::cout << "\n";
-        messages.push_back({"assistant", result.text});
-        if (result.stop == glq::model::StopReason::Cancelled) std::cerr << "(stopped)\n";
-        if (args.has("stats")) print_stats(result);
+        conversation.messages.push_back({"assistant", reply.text});
+        if (reply.cancelled()) std::cerr << "(stopped)\n";
+        if (args.has("stats")) print_stats(reply.stats);
     }
     return 0;
 }

@@ -42,12 +42,12 @@ std::string sci(double v) {
 
 // One line per rate: how the error falls with the rate, and which layer is
 // relatively worst (the first candidate for more bits).
-void print_summary(const glq::quant::SensitivityTable& table, std::ostream& out) {
+void print_summary(const glq::plan::SensitivityTable& table, std::ostream& out) {
     char line[160];
     std::snprintf(line, sizeof line, "%5s %7s %18s %18s %18s  %s\n", "bpw", "layers", "median proxy loss",
                   "median rel. error", "max rel. error", "(layer)");
     out << line;
-    for (const glq::quant::RateSummary& r : table.summarize_rates()) {
+    for (const glq::plan::RateSummary& r : table.summarize_rates()) {
         std::snprintf(line, sizeof line, "%5d %7zu %18s %18s %18s  %s\n", r.bpw, r.layers, sci(r.median_proxy_loss).c_str(),
                       sci(r.median_relative_error).c_str(), sci(r.max_relative_error).c_str(),
                       r.max_relative_error_layer.c_str());
@@ -75,7 +75,7 @@ int run_profile(int argc, char** argv) {
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;
     glq::quant::QuantizationCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
-    glq::quant::SensitivityTable table;
+    glq::plan::SensitivityTable table;
     try {
         table = glq::quant::run_profile(o, rates, cb);
     } catch (const glq::Cancelled&) {

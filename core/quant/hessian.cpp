@@ -7,15 +7,12 @@
 
 #include "core/common/error.h"
 #include "core/io/safetensors.h"
+#include "core/plan/module_name.h"
 
 namespace glq::quant {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Removes the observer however the capture ends (cancel, error).
 struct ObserverGuard {
@@ -25,15 +22,8 @@ struct ObserverGuard {
 
 } // namespace
 
-std::string hessian_owner(const std::string& prefix) {
-    if (ends_with(prefix, "self_attn.k_proj") || ends_with(prefix, "self_attn.v_proj"))
-        return prefix.substr(0, prefix.size() - 6) + "q_proj";
-    if (ends_with(prefix, "mlp.up_proj")) return prefix.substr(0, prefix.size() - 7) + "gate_proj";
-    return prefix;
-}
-
 const torch::Tensor& LayerHessians::for_linear(const std::string& prefix) const {
-    auto it = by_owner.find(hessian_owner(prefix));
+    auto it = by_owner.find(plan::input_owner(prefix));
     if (it == by_owner.end()) throw Error(prefix, "no Hessian was captured for this projection's input");
     return it->second;
 }
@@ -47,7 +37,7 @@ LayerHessians capture_layer_hessians(model::Transformer& model, int64_t layer, c
     // fp64 sums on the device (cheap next to the matmuls), fp32 per-window products.
     std::map<std::string, torch::Tensor> sums;
     model.set_linear_observer([&](const std::string& prefix, const torch::Tensor& input) {
-        if (hessian_owner(prefix) != prefix) return;  // shared input already seen by its owner
+        if (plan::input_owner(prefix) != prefix) return;  // shared input already seen by its owner
         const torch::Tensor x = input.reshape({-1, input.size(-1)}).to(torch::kFloat32);
         torch::Tensor xtx = x.t().mm(x).to(torch::kFloat64);
         auto it = sums.find(prefix);

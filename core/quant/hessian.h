@@ -4,7 +4,8 @@
 // model's linear observer installed, accumulating H = Σ xᵀx / N over the
 // N = nsamples·seqlen tokens of each distinct projection input:
 //   q/k/v share the attention input (stored under q_proj), gate/up share the
-//   MLP input (stored under gate_proj), o_proj and down_proj have their own.
+//   MLP input (stored under gate_proj), o_proj and down_proj have their own
+//   (core/plan/module_name.h's input_owner says which).
 // Each window's xᵀx is formed in float32 and summed in float64, then H is
 // returned in float32 on the model's device.
 //
@@ -27,14 +28,11 @@
 
 namespace glq::quant {
 
-// The projection whose input `prefix` shares: k_proj/v_proj -> q_proj,
-// up_proj -> gate_proj, others -> themselves.
-std::string hessian_owner(const std::string& prefix);
-
 struct LayerHessians {
     std::map<std::string, torch::Tensor> by_owner;  // owner prefix -> H [n, n] float32
     int64_t tokens = 0;                             // N
-    // H of any of the layer's projections (via hessian_owner). Throws glq::Error if absent.
+    // H of any of the layer's projections (via plan::input_owner: k/v share q's,
+    // up shares gate's). Throws glq::Error if absent.
     const torch::Tensor& for_linear(const std::string& prefix) const;
 };
 

@@ -20,8 +20,9 @@
 #include "core/model/dtype.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
-#include "core/quant/allocator.h"
-#include "core/quant/bpw_map.h"
+#include "core/plan/allocator.h"
+#include "core/plan/bpw_map.h"
+#include "core/plan/module_name.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/quant/hessian.h"
 #include "core/quant/quantize_layer.h"
@@ -29,6 +30,10 @@
 
 namespace glq::quant {
 using namespace format;
+using plan::Allocation;
+using plan::AllocationRequest;
+using plan::BpwMap;
+using plan::SensitivityTable;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -68,11 +73,8 @@ void check_cancel(const QuantizationCallbacks& cb) {
     if (cb.cancel) cb.cancel->check();
 }
 
-int64_t layer_of(const std::string& prefix) {
-    const std::string tag = "model.layers.";
-    if (prefix.rfind(tag, 0) != 0) return -1;
-    return std::stoll(prefix.substr(tag.size()));
-}
+// The decoder layer of a linear, -1 for none (core/plan/module_name.h).
+int64_t layer_of(const std::string& prefix) { return plan::layer_index_of(prefix).value_or(-1); }
 
 // Everything both passes need: the source, the float32 model, the windows.
 struct Prepared {

@@ -58,9 +58,9 @@
 #include <torch/types.h>
 
 #include "core/common/progress.h"
-#include "core/quant/bpw_map.h"
+#include "core/plan/bpw_map.h"
 #include "core/quant/calibration.h"
-#include "core/quant/sensitivity.h"
+#include "core/plan/sensitivity.h"
 
 namespace glq::quant {
 
@@ -90,7 +90,7 @@ struct QuantizationJobOptions {
     std::filesystem::path output_dir;
     double bpw = 4.0;                     // integer: uniform; fractional: profile + allocator
     std::filesystem::path bpw_map_file;   // when set, overrides bpw/min/max
-    std::optional<BpwMap> bpw_map;        // the same, held in memory (the GUI's map); wins over the file
+    std::optional<plan::BpwMap> bpw_map;  // the same, held in memory (the GUI's map); wins over the file
     int min_bpw = 2;
     int max_bpw = 8;
     CalibrationOptions calibration;       // default: Brown, 128 x 512, seed 0
@@ -143,7 +143,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& options,
 
 // The profile pass alone (`glqw profile`): proxy loss of every linear at every
 // rate in `bpws` (each 2..8), Hessians of the unquantized model (cached as above).
-SensitivityTable run_profile(const QuantizationJobOptions& options, const std::vector<int>& bpws,
+plan::SensitivityTable run_profile(const QuantizationJobOptions& options, const std::vector<int>& bpws,
                              const QuantizationCallbacks& callbacks = {});
 
 } // namespace glq::quant

@@ -315,6 +315,7 @@ ChatReply ChatSession::generate(const Conversation& conversation, const Sampling
     params.max_new_tokens = sampling.max_new_tokens;
     params.sampling = engine_params(sampling);
     params.eos_ids = impl_->eos_ids;
+    params.use_cuda_graph = sampling.use_cuda_graph;
 
     model::TokenCallback forward;
     if (on_text) forward = [&](int32_t id, const std::string& text) { on_text(id, text); };

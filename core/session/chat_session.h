@@ -38,15 +38,17 @@
 namespace glq::session {
 
 // Where and in what precision a model runs. device: "cpu", "cuda", "cuda:N".
-// dtype: "f32", "bf16", "f16", or "auto" (f32 on the CPU, bf16 on CUDA, as
-// glqw's --dtype default).
+// dtype: "f32", "bf16", "f16", or "auto": the default dtype, f32 on the CPU
+// and bf16 on CUDA (resolve_dtype below, the one rule; glqw's --dtype default
+// is this too).
 struct LoadSettings {
     std::string device = "cpu";
     std::string dtype = "auto";
 };
 
-// The resolved dtype name ("f32", "bf16", "f16") for a device; throws
-// glq::Error("dtype", ...) for an unknown name.
+// The resolved dtype name ("f32", "bf16", "f16") for a device: `dtype`
+// itself, or for "auto" or "" the default (f32 on the CPU, bf16 on CUDA).
+// Throws glq::Error("dtype", ...) for an unknown name.
 std::string resolve_dtype(const std::string& device, const std::string& dtype);
 
 // What a model will occupy on its device once loaded, computed from
@@ -93,6 +95,7 @@ struct SamplingSettings {
     double repetition_penalty = 1.0;  // > 0; 1 = off
     uint64_t seed = 0;
     int64_t max_new_tokens = 256;     // >= 1
+    bool use_cuda_graph = true;       // on CUDA, decode through a captured graph (off: eagerly)
     // Throws glq::Error("sampling"/"max tokens", ...) naming the bad setting.
     void validate() const;
 };
@@ -197,7 +200,10 @@ public:
     std::vector<int32_t> encode(const Conversation& conversation) const;
 
     // Generates the assistant's next answer to `conversation`, streaming its
-    // text through `on_text`. A cancel stops after the current token; the
+    // text through `on_text`. The answer ends at any of the model's eos ids:
+    // config.json's and generation_config.json's eos_token_id, and
+    // tokenizer_config.json's eos_token when the vocabulary has it (chat
+    // templates end a turn with it; the one rule for the GUI and glqw). A cancel stops after the current token; the
     // partial answer comes back with stop_reason "cancelled". Earlier turns
     // stay in the KV cache, so a follow-up prefills only the new part.
     ChatReply generate(const Conversation& conversation, const SamplingSettings& sampling,

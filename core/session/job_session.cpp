@@ -13,7 +13,7 @@
 #include "core/io/model_dir.h"
 #include "core/io/tokenizer.h"
 #include "core/model/dtype.h"
-#include "core/quant/bpw_map.h"
+#include "core/plan/bpw_map.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/format/glq_model_loader.h"
 #include "core/quant/quantization_job.h"
@@ -114,9 +114,9 @@ bool cuda_available() { return torch::cuda::is_available(); }
 
 int cuda_device_count() { return cuda_available() ? static_cast<int>(torch::cuda::device_count()) : 0; }
 
-quant::SensitivityTable profile(const JobOptions& options, const std::vector<int>& bpws,
+plan::SensitivityTable profile(const JobOptions& options, const std::vector<int>& bpws,
                                 const JobCallbacks& callbacks) {
-    quant::SensitivityTable table = quant::run_profile(job_options(options), bpws, job_callbacks(callbacks));
+    plan::SensitivityTable table = quant::run_profile(job_options(options), bpws, job_callbacks(callbacks));
     if (table.model.empty()) table.model = options.model_dir.string();
     return table;
 }
@@ -129,7 +129,7 @@ QuantizeResult quantize(const JobOptions& options, const JobCallbacks& callbacks
             throw Error(options.output_dir.string(), "already exists (choose another folder or allow replacing it)");
     }
     quant::QuantizationJobOptions q = job_options(options);
-    if (!options.bpw_map.empty()) q.bpw_map = quant::BpwMap{options.bpw_map, std::nullopt};
+    if (!options.bpw_map.empty()) q.bpw_map = plan::BpwMap{options.bpw_map, std::nullopt};
     const quant::QuantizationSummary s = quant::run_quantization_job(q, job_callbacks(callbacks));
 
     QuantizeResult r;

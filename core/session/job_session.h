@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/common/progress.h"
-#include "core/quant/sensitivity.h"
+#include "core/plan/sensitivity.h"
 
 namespace glq::session {
 
@@ -100,7 +100,7 @@ int cuda_device_count();
 
 // Proxy loss of every linear at each rate of `bpws` (2..8), with Hessians of
 // the unquantized model (cached). Throws glq::Error / glq::Cancelled.
-quant::SensitivityTable profile(const JobOptions& options, const std::vector<int>& bpws,
+plan::SensitivityTable profile(const JobOptions& options, const std::vector<int>& bpws,
                                 const JobCallbacks& callbacks = {});
 
 // The whole job; the checkpoint appears in options.output_dir complete or not

@@ -69,7 +69,7 @@ GLQ_TEST(profile_measures_every_linear_at_each_rate) {
     cb.progress = [&](const glq::Progress& p) {
         if (stages.empty() || stages.back() != p.stage) stages.push_back(p.stage);
     };
-    const glq::quant::SensitivityTable t = profile(options_for(model, tmp), {2, 4}, cb);
+    const glq::plan::SensitivityTable t = profile(options_for(model, tmp), {2, 4}, cb);
     CHECK_EQ(t.layers.size(), size_t(35));
     for (const auto& l : t.layers) {
         CHECK(l.measured(2) && l.measured(4) && !l.measured(3));
@@ -87,7 +87,7 @@ GLQ_TEST(profile_measures_every_linear_at_each_rate) {
     CHECK(std::find(stages.begin(), stages.end(), "profile") != stages.end());
     // What the GUI does with it: saved and read back unchanged.
     t.save(tmp / "sens.json");
-    CHECK_EQ(glq::quant::SensitivityTable::load(tmp / "sens.json").to_json_text(), t.to_json_text());
+    CHECK_EQ(glq::plan::SensitivityTable::load(tmp / "sens.json").to_json_text(), t.to_json_text());
 }
 
 GLQ_TEST(quantize_with_a_map_then_export_with_model_card_and_perplexity) {

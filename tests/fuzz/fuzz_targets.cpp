@@ -21,9 +21,9 @@
 #include "core/io/memory_estimate.h"
 #include "core/io/safetensors.h"
 #include "core/io/tokenizer.h"
-#include "core/quant/allocator.h"
-#include "core/quant/bpw_map.h"
-#include "core/quant/sensitivity.h"
+#include "core/plan/allocator.h"
+#include "core/plan/bpw_map.h"
+#include "core/plan/sensitivity.h"
 
 namespace fs = std::filesystem;
 
@@ -135,22 +135,22 @@ void run_generation_config(std::string_view bytes) {
 }
 
 void run_bpw_map(std::string_view bytes) {
-    const auto m = quant::BpwMap::from_json_text(std::string(bytes), "bpw_allocation.json");
+    const auto m = plan::BpwMap::from_json_text(std::string(bytes), "bpw_allocation.json");
     (void)m.to_json_text();
     (void)m.resolve({"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj"});
 }
 
 void run_sensitivity(std::string_view bytes) {
-    const auto t = quant::SensitivityTable::from_json_text(std::string(bytes), "sensitivity.json");
+    const auto t = plan::SensitivityTable::from_json_text(std::string(bytes), "sensitivity.json");
     (void)t.summarize_rates();
     (void)t.to_json_text();
     // What `glqw allocate` does with it (a table of many layers is skipped:
     // the allocator's own cost is not what this fuzzes).
     if (t.layers.size() <= 64) {
-        quant::AllocationRequest req;
+        plan::AllocationRequest req;
         req.target_bpw = 3.5;
         try {
-            (void)quant::allocate_bpw(t, req);
+            (void)plan::allocate_bpw(t, req);
         } catch (const Error&) {
         }
     }

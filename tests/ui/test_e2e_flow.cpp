@@ -306,7 +306,7 @@ private slots:
         QCOMPARE(maxBpw->value(), 4);
         click(with_text<QPushButton>(v, QStringLiteral("Allocate")));
         QCOMPARE(error_dialogs(w_.get()).size(), 0);
-        const BudgetSummary b = w_->bpwModel()->summary();
+        const glq::plan::BudgetSummary b = w_->bpwModel()->summary();
         QVERIFY2(b.average_bpw <= 3.5 + 1e-9 && b.average_bpw > 3.3, qPrintable(QString::number(b.average_bpw)));
         QSet<int> used;
         for (int bpw : w_->bpwModel()->bpw()) used << bpw;

@@ -11,6 +11,7 @@
 #include <QTableView>
 #include <QtTest>
 
+#include "core/common/error.h"
 #include "ui/bpw_map_model.h"
 #include "ui/bpw_map_view.h"
 #include "ui/layer_table_model.h"
@@ -153,8 +154,19 @@ private slots:
             R"({"name": "model.layers.3.mlp.down_proj", "rows": 64, "cols": 172, "proxy_loss": {"2": 2.0}}]})");
         QVERIFY(w.loadSensitivity(sens));
         QCOMPARE(w.bpwModel()->summary().layers_without_loss, 33);
-        w.bpwModel()->allocate(3.0);
-        QVERIFY(w.bpwModel()->summary().average_bpw <= 3.0 + 1e-9);
+        // Allocating needs every layer measured (core's allocator, as glqw
+        // allocate): one error naming the first unmeasured layer and counting
+        // the rest; the map is untouched.
+        try {
+            w.bpwModel()->allocate(3.0);
+            QFAIL("allocating over unmeasured layers did not throw");
+        } catch (const glq::Error& e) {
+            QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("model.layers.0.self_attn.k_proj: has no "
+                                                                              "measured proxy loss")), e.what());
+            QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("nor have 32 more of its 35 layers")), e.what());
+        }
+        QCOMPARE(w.bpwModel()->bpwAt(0), 4);
+        QCOMPARE(w.bpwModel()->undoStack()->count(), 0);
 
         // Click the bar of model.layers.3.mlp.down_proj (row 27) in the bpw view's plot.
         w.setStep(MainWindow::BpwMapStep);

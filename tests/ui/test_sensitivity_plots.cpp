@@ -105,23 +105,6 @@ void expect_error(Fn fn, const QString& part) {
 class TestSensitivityPlots : public QObject {
     Q_OBJECT
 private slots:
-    void predictedRelativeError() {
-        const auto layers = two_layers(true);
-        QCOMPARE(predicted_relative_error(layers[0], 2), 0.1);      // measured
-        QCOMPARE(predicted_relative_error(layers[0], 3), 0.025);    // measured
-        QCOMPARE(predicted_relative_error(layers[0], 4), 0.00625);  // 0.05 / 8
-        QCOMPARE(predicted_relative_error(layers[1], 4), 0.03125);  // 0.25 / 8
-        QVERIFY(std::isnan(predicted_relative_error(layers[0], 9)));
-        QVERIFY(std::isnan(predicted_relative_error(two_layers(false)[0], 2)));  // none recorded
-        // A zero relative error (an all-zero matrix) gives no tr(W H Wᵀ):
-        // nothing is predicted from it, the measured zero still shows.
-        LayerSensitivity z;
-        z.name = "z", z.rows = 8, z.cols = 8;
-        z.set_loss(2, 0.0), z.set_relative_error(2, 0.0), z.set_loss(3, 0.0);
-        QCOMPARE(predicted_relative_error(z, 2), 0.0);
-        QVERIFY(std::isnan(predicted_relative_error(z, 3)));
-    }
-
     void metricBoxSwitchesThePlottedData() {
         BpwMapModel model;
         model.setLayers(two_layers(true), 4);

@@ -3,11 +3,11 @@
 #include <cmath>
 #include <fstream>
 
-#include "core/quant/allocator.h"
-#include "core/quant/sensitivity.h"
+#include "core/plan/allocator.h"
+#include "core/plan/sensitivity.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
+using namespace glq::plan;
 
 GLQ_TEST(round_trips_with_partial_measurements) {
     SensitivityTable t;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace glq::quant {
+namespace glq::plan {
 
 struct BpwMap {
     std::map<std::string, int> layers;  // prefix -> 2..8
@@ -33,4 +33,4 @@ struct BpwMap {
     std::map<std::string, int> resolve(const std::vector<std::string>& model_layers) const;
 };
 
-} // namespace glq::quant
+} // namespace glq::plan

@@ -2,10 +2,10 @@
 
 #include <random>
 
-#include "core/quant/allocator.h"
+#include "core/plan/allocator.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
+using namespace glq::plan;
 
 namespace {
 
@@ -129,10 +129,23 @@ GLQ_TEST(missing_rates_are_predicted_from_the_nearest_measurement) {
     l.name = "a";
     l.rows = l.cols = 8;
     l.set_loss(2, 1.0);
-    CHECK_NEAR(sensitivity_loss_or_predicted(l, 4), 1.0 / 16, 1e-15);
+    CHECK_NEAR(predicted_loss(l, 4), 1.0 / 16, 1e-15);
     l.set_loss(5, 0.001);
-    CHECK_NEAR(sensitivity_loss_or_predicted(l, 6), 0.001 / 4, 1e-15);
-    CHECK_NEAR(sensitivity_loss_or_predicted(l, 3), 0.25, 1e-15);  // tie 2 vs (none at 4): lower first
+    CHECK_NEAR(predicted_loss(l, 6), 0.001 / 4, 1e-15);
+    CHECK_NEAR(predicted_loss(l, 3), 0.25, 1e-15);  // tie 2 vs (none at 4): lower first
+}
+
+GLQ_TEST(reports_the_budget_arithmetic_of_its_map) {
+    std::mt19937 rng(11);
+    const SensitivityTable t = random_table(rng, 9, 2, 8);
+    AllocationRequest r;
+    r.target_bpw = 3.3;
+    const Allocation a = allocate_bpw(t, r);
+    const BudgetSummary s = summarize_budget(t, a.bpw);
+    CHECK_EQ(a.average_bpw, s.average_bpw);
+    CHECK_EQ(a.total_loss, s.predicted_loss);
+    CHECK_EQ(s.layers_without_loss, 0);
+    CHECK_NEAR(a.average_bpw, static_cast<double>(a.used_bits) / static_cast<double>(s.parameters), 1e-12);
 }
 
 GLQ_TEST(bad_requests_are_refused) {
@@ -140,13 +153,13 @@ GLQ_TEST(bad_requests_are_refused) {
     const SensitivityTable t = random_table(rng, 3, 2, 8);
     AllocationRequest r;
     r.target_bpw = 9;
-    CHECK_THROWS_WITH(allocate_bpw(t, r), "--bpw: target 9 must lie within [min, max] = [2, 8]");
+    CHECK_THROWS_WITH(allocate_bpw(t, r), "target bpw: target 9 must lie within [min, max] = [2, 8]");
     r.target_bpw = 3;
     r.min_bpw = 4;
     r.max_bpw = 6;
-    CHECK_THROWS_WITH(allocate_bpw(t, r), "--bpw: target 3");
+    CHECK_THROWS_WITH(allocate_bpw(t, r), "target bpw: target 3");
     r.min_bpw = 1;
-    CHECK_THROWS_WITH(allocate_bpw(t, r), "--min-bpw");
+    CHECK_THROWS_WITH(allocate_bpw(t, r), "min bpw: must be an integer in 2..8");
     r.min_bpw = 6;
     r.max_bpw = 4;
     CHECK_THROWS_WITH(allocate_bpw(t, r), "above max");
@@ -156,4 +169,26 @@ GLQ_TEST(bad_requests_are_refused) {
     empty_layer.layers.back().name = "model.layers.0.mlp.up_proj";
     empty_layer.layers.back().rows = empty_layer.layers.back().cols = 8;
     CHECK_THROWS_WITH(allocate_bpw(empty_layer, AllocationRequest{}), "model.layers.0.mlp.up_proj: has no measured proxy loss");
+}
+
+// The policy both front ends share: a layer without any measurement is an
+// error naming it and counting the others, never silently kept at the minimum.
+GLQ_TEST(unmeasured_layers_are_an_error_that_counts_them) {
+    std::mt19937 rng(5);
+    SensitivityTable t = random_table(rng, 4, 2, 8);
+    for (int i : {1, 3}) {
+        LayerSensitivity& l = t.layers[static_cast<size_t>(i)];
+        l = LayerSensitivity{};
+        l.name = "model.layers." + std::to_string(i) + ".mlp.down_proj";
+        l.rows = l.cols = 64;
+    }
+    AllocationRequest r;
+    r.target_bpw = 4;
+    CHECK_THROWS_WITH(allocate_bpw(t, r), "model.layers.1.mlp.down_proj: has no measured proxy loss");
+    CHECK_THROWS_WITH(allocate_bpw(t, r), "(nor have 1 more of its 4 layers)");
+    // One measured rate is enough: the others are predicted.
+    t.layers[1].set_loss(2, 0.5);
+    t.layers[3].set_loss(8, 1e-4);
+    const Allocation a = allocate_bpw(t, r);
+    CHECK_EQ(a.bpw.size(), 4u);
 }

@@ -1,6 +1,6 @@
 // Sensitivity table and its JSON form (see sensitivity.h).
 
-#include "core/quant/sensitivity.h"
+#include "core/plan/sensitivity.h"
 
 #include <algorithm>
 #include <functional>
@@ -12,7 +12,7 @@
 #include "core/common/error.h"
 #include "core/io/json_file.h"
 
-namespace glq::quant {
+namespace glq::plan {
 namespace {
 
 using nlohmann::json;
@@ -215,4 +215,4 @@ std::string SensitivityTable::to_json_text() const {
 
 void SensitivityTable::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json_text()); }
 
-} // namespace glq::quant
+} // namespace glq::plan

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace glq::quant {
+namespace glq::plan {
 
 constexpr int kSensitivityMinBpw = 2;
 constexpr int kSensitivityMaxBpw = 8;
@@ -103,4 +103,4 @@ struct SensitivityTable {
     void save(const std::filesystem::path& path) const;  // atomic
 };
 
-} // namespace glq::quant
+} // namespace glq::plan

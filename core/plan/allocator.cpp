@@ -1,6 +1,6 @@
 // Exact (or conservatively rounded) multiple-choice knapsack over bit rates (see allocator.h).
 
-#include "core/quant/allocator.h"
+#include "core/plan/allocator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include "core/common/error.h"
 
-namespace glq::quant {
+namespace glq::plan {
 namespace {
 
 // Keeps the DP's backtracking table (one byte per layer per budget unit) and
@@ -27,24 +27,15 @@ std::string fmt(double v) {
 
 } // namespace
 
-double sensitivity_loss_or_predicted(const LayerSensitivity& layer, int bpw) {
-    if (layer.measured(bpw)) return layer.loss(bpw);
-    // Nearest measured rate (lower first on a tie), scaled by 4 per bit.
-    for (int d = 1; d <= kSensitivityMaxBpw - kSensitivityMinBpw; ++d)
-        for (int b : {bpw - d, bpw + d})
-            if (layer.measured(b)) return layer.loss(b) * std::pow(4.0, -(bpw - b));
-    return std::numeric_limits<double>::quiet_NaN();
-}
-
 Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& req) {
     if (req.min_bpw < kSensitivityMinBpw || req.min_bpw > kSensitivityMaxBpw)
-        throw Error("--min-bpw", "must be an integer in 2..8, got " + std::to_string(req.min_bpw));
+        throw Error("min bpw", "must be an integer in 2..8, got " + std::to_string(req.min_bpw));
     if (req.max_bpw < kSensitivityMinBpw || req.max_bpw > kSensitivityMaxBpw)
-        throw Error("--max-bpw", "must be an integer in 2..8, got " + std::to_string(req.max_bpw));
+        throw Error("max bpw", "must be an integer in 2..8, got " + std::to_string(req.max_bpw));
     if (req.min_bpw > req.max_bpw)
-        throw Error("--min-bpw", "min " + std::to_string(req.min_bpw) + " is above max " + std::to_string(req.max_bpw));
+        throw Error("min bpw", "min " + std::to_string(req.min_bpw) + " is above max " + std::to_string(req.max_bpw));
     if (!std::isfinite(req.target_bpw) || req.target_bpw < req.min_bpw || req.target_bpw > req.max_bpw)
-        throw Error("--bpw", "target " + fmt(req.target_bpw) + " must lie within [min, max] = [" +
+        throw Error("target bpw", "target " + fmt(req.target_bpw) + " must lie within [min, max] = [" +
                                  std::to_string(req.min_bpw) + ", " + std::to_string(req.max_bpw) + "]");
     if (table.layers.empty()) throw Error("sensitivity table", "has no layers");
 
@@ -53,6 +44,10 @@ Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& 
     std::vector<uint64_t> params(n);
     std::vector<std::vector<double>> loss(n, std::vector<double>(rates));
     uint64_t total_params = 0;
+    // Unmeasured layers: one error naming the first and counting the rest,
+    // so that a table missing many layers is not fixed one run at a time.
+    const LayerSensitivity* first_unmeasured = nullptr;
+    size_t unmeasured = 0;
     for (size_t i = 0; i < n; ++i) {
         const LayerSensitivity& l = table.layers[i];
         if (l.rows <= 0 || l.cols <= 0) throw Error(l.name, "has no shape in the sensitivity table");
@@ -65,10 +60,15 @@ Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& 
                                     " is too large for the allocator");
         if (__builtin_add_overflow(total_params, params[i], &total_params) || total_params > (uint64_t{1} << 59))
             throw Error("sensitivity table", "the layers hold more than 2^59 weights in all");
-        for (int r = 0; r < rates; ++r) {
-            loss[i][r] = sensitivity_loss_or_predicted(l, req.min_bpw + r);
-            if (!std::isfinite(loss[i][r])) throw Error(l.name, "has no measured proxy loss in the sensitivity table");
-        }
+        for (int r = 0; r < rates; ++r) loss[i][r] = predicted_loss(l, req.min_bpw + r);
+        if (!std::isfinite(loss[i][0]) && unmeasured++ == 0) first_unmeasured = &l;
+    }
+    if (first_unmeasured) {
+        std::string problem = "has no measured proxy loss in the sensitivity table";
+        if (unmeasured > 1)
+            problem += " (nor have " + std::to_string(unmeasured - 1) + " more of its " + std::to_string(n) + " layers)";
+        problem += "; the allocator needs at least one measured rate per layer: profile the model first";
+        throw Error(first_unmeasured->name, problem);
     }
 
     Allocation out;
@@ -147,12 +147,13 @@ Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& 
     }
 
     out.used_bits = used;
-    for (size_t i = 0; i < n; ++i) {
-        out.bpw[table.layers[i].name] = req.min_bpw + pick[i];
-        out.total_loss += loss[i][pick[i]];
-    }
-    out.average_bpw = static_cast<double>(used) / static_cast<double>(total_params);
+    for (size_t i = 0; i < n; ++i) out.bpw[table.layers[i].name] = req.min_bpw + pick[i];
+    // The read-out's own arithmetic, so the numbers the GUI shows for this map
+    // are the ones `glqw allocate` prints.
+    const BudgetSummary summary = summarize_budget(table, out.bpw);
+    out.average_bpw = summary.average_bpw;
+    out.total_loss = summary.predicted_loss;
     return out;
 }
 
-} // namespace glq::quant
+} // namespace glq::plan

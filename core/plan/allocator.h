@@ -14,15 +14,20 @@
 // greedy marginal-gain heuristic on a 4×-per-bit model of a 2-bpw loss.)
 //
 // A loss the table did not measure is predicted from the nearest measured
-// rate with the reference's model, loss falling 4× per added bit.
+// rate with the reference's model, loss falling 4× per added bit
+// (budget.h's predicted_loss). A layer with no measurement at all is an
+// error, not a guess: both front ends (`glqw allocate`, the GUI's Allocate
+// button) and the quantization job call this one function, so the same
+// table always gives the same map or the same error.
 
 #include <cstdint>
 #include <map>
 #include <string>
 
-#include "core/quant/sensitivity.h"
+#include "core/plan/budget.h"
+#include "core/plan/sensitivity.h"
 
-namespace glq::quant {
+namespace glq::plan {
 
 struct AllocationRequest {
     double target_bpw = 4.0;  // parameter-weighted average
@@ -32,19 +37,18 @@ struct AllocationRequest {
 
 struct Allocation {
     std::map<std::string, int> bpw;  // layer -> bits per weight
-    double average_bpw = 0.0;        // Σ params·bpw / Σ params  (<= target)
-    double total_loss = 0.0;         // Σ loss at the chosen rates
+    double average_bpw = 0.0;        // Σ params·bpw / Σ params  (<= target); summarize_budget's
+    double total_loss = 0.0;         // Σ predicted_loss at the chosen rates; summarize_budget's
     uint64_t used_bits = 0;
     uint64_t budget_bits = 0;        // floor(target · Σ params)
     bool exact = true;               // false: costs were rounded to a coarser unit
 };
 
-// Throws glq::Error naming the setting for min/max outside 2..8 or reversed,
-// a target outside [min, max], an empty table, or a layer with no usable loss.
+// Throws glq::Error naming the setting ("min bpw", "max bpw", "target bpw";
+// a front end may rename them to its own options) for min/max outside 2..8
+// or reversed, or a target outside [min, max]; "sensitivity table" for an
+// empty table; the first layer without a measured loss (and how many more
+// lack one) when any layer has none; a layer without a shape.
 Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& request);
 
-// The loss of `layer` at `bpw`: measured, else predicted (see above); NaN if
-// the layer has no measurement at all.
-double sensitivity_loss_or_predicted(const LayerSensitivity& layer, int bpw);
-
-} // namespace glq::quant
+} // namespace glq::plan

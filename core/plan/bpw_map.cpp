@@ -1,6 +1,6 @@
 // bpw_allocation.json reading, writing and validation (see bpw_map.h).
 
-#include "core/quant/bpw_map.h"
+#include "core/plan/bpw_map.h"
 
 #include <cmath>
 #include <set>
@@ -11,7 +11,7 @@
 #include "core/common/error.h"
 #include "core/io/json_file.h"
 
-namespace glq::quant {
+namespace glq::plan {
 namespace {
 
 using nlohmann::json;
@@ -85,4 +85,4 @@ std::map<std::string, int> BpwMap::resolve(const std::vector<std::string>& model
     return out;
 }
 
-} // namespace glq::quant
+} // namespace glq::plan

@@ -1,10 +1,10 @@
 // bpw_allocation.json: the reference's flat map, with clear errors.
 
 #include "core/common/atomic_file.h"
-#include "core/quant/bpw_map.h"
+#include "core/plan/bpw_map.h"
 #include "tests/support/test.h"
 
-using namespace glq::quant;
+using namespace glq::plan;
 
 namespace {
 const std::vector<std::string> kLayers = {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj",

@@ -14,6 +14,7 @@
 #include "core/common/error.h"
 #include "core/format/compressed_linear.h"
 #include "core/format/decoded_linear.h"
+#include "core/format/random_layer.h"
 #include "core/format/shell_gpu_layout.h"
 #include "kernels/e8_shell_linear.h"
 #include "tests/support/test.h"
@@ -23,22 +24,10 @@ namespace cb = glq::codebook;
 
 namespace {
 
-// Random codes of a bpw's recipe (8-bit stages index the first 256 rows),
-// random signs, scales and an optional bias: a layer as a checkpoint holds it.
+// A layer as a checkpoint holds it: random codes of the bpw's recipe (8-bit
+// stages index the first 256 rows), random signs, scales, optional bias.
 ShellLayerArtifacts random_layer(int64_t m, int64_t n, int bpw, bool bias, uint64_t seed) {
-    torch::manual_seed(seed);
-    ShellLayerArtifacts a;
-    a.bpw = bpw;
-    const std::vector<int64_t> sizes = cb::shell_stage_sizes(bpw);
-    for (size_t s = 0; s < sizes.size(); ++s) {
-        a.qidxs.push_back(torch::randint(0, sizes[s], {m, n / 8}, torch::kInt32).to(torch::kInt16));
-        if (s > 0) a.inv_resid_scale.push_back(static_cast<float>(std::pow(1.0 / 3.0, static_cast<double>(s))));
-    }
-    a.su = (torch::randint(0, 2, {m}) * 2 - 1).to(torch::kFloat16);
-    a.sv = (torch::randint(0, 2, {n}) * 2 - 1).to(torch::kFloat16);
-    a.wscale = 0.0123f;
-    if (bias) a.bias = torch::randn({m}, torch::kFloat32).to(torch::kFloat16);
-    return a;
+    return random_shell_layer(m, n, bpw, seed, bias);
 }
 
 double rel_max_error(const torch::Tensor& y, const torch::Tensor& ref) {

@@ -20,6 +20,7 @@
 #include "core/format/compressed_linear.h"
 #include "core/format/decoded_linear.h"
 #include "core/format/glq_model_loader.h"
+#include "core/format/random_layer.h"
 #include "core/format/shell_gpu_layout.h"
 #include "core/model/decode_step.h"
 #include "core/quant/quantization_job.h"
@@ -35,20 +36,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A layer as a checkpoint holds it: random codes of the bpw's recipe (8-bit
+// stages index the first 256 rows), random signs, scales, optional bias.
 ShellLayerArtifacts random_layer(int64_t m, int64_t n, int bpw, bool bias, uint64_t seed) {
-    torch::manual_seed(seed);
-    ShellLayerArtifacts a;
-    a.bpw = bpw;
-    const std::vector<int64_t> sizes = glq::codebook::shell_stage_sizes(bpw);
-    for (size_t s = 0; s < sizes.size(); ++s) {
-        a.qidxs.push_back(torch::randint(0, sizes[s], {m, n / 8}, torch::kInt32).to(torch::kInt16));
-        if (s > 0) a.inv_resid_scale.push_back(static_cast<float>(std::pow(1.0 / 3.0, static_cast<double>(s))));
-    }
-    a.su = (torch::randint(0, 2, {m}) * 2 - 1).to(torch::kFloat16);
-    a.sv = (torch::randint(0, 2, {n}) * 2 - 1).to(torch::kFloat16);
-    a.wscale = 0.02f;
-    if (bias) a.bias = torch::randn({m}, torch::kFloat32);
-    return a;
+    return random_shell_layer(m, n, bpw, seed, bias);
 }
 
 glq::kernels::cuda::E8ShellDeviceWeights device_weights(const ShellLayerArtifacts& a) {

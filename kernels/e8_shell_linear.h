@@ -41,7 +41,7 @@ void e8_shell_force_scalar(bool on);
 namespace cuda {
 // What one compressed layer holds on the device.
 struct E8ShellDeviceWeights {
-    torch::Tensor codes;   // uint16 bit patterns as int16, relaid [RT][J4][S][32][4]
+    torch::Tensor codes;   // uint16 bit patterns as int16, relaid [RT][S][KB][32][8]
     torch::Tensor table;   // int32 [37096] signed-order rows
     torch::Tensor su, sv;  // float16 [m], [n]
     torch::Tensor bias;    // float32 [m] or undefined
@@ -49,9 +49,18 @@ struct E8ShellDeviceWeights {
     int64_t m = 0, n = 0, S = 1;
 };
 
-// Batch sizes up to this run the compressed matvec; larger ones decode W~ to
-// the activation dtype and call cuBLAS. GLQ_E8_DENSE_MIN_BATCH overrides it.
+// Batch sizes below this run the compressed tensor-core matvec (32 tokens per
+// launch); from it on, the op decodes W~ to the activation dtype and calls
+// cuBLAS. The default is the crossover measured on an H200
+// (docs/benchmarks.md); GLQ_E8_DENSE_MIN_BATCH overrides it, and so does the
+// setter (benchmarks; <= 0 restores the default).
+constexpr int64_t kE8DenseMinBatchDefault = 128;
 int64_t e8_shell_dense_min_batch();
+void e8_shell_set_dense_min_batch(int64_t b);
+
+// Programmatic dependent launch of the op's kernels (sm_90): 1 on, 0 off, -1
+// the default (on where the device has it; GLQ_E8_PDL=0 turns it off).
+void e8_shell_set_pdl(int mode);
 
 // out = x·Ŵᵀ (+ bias) for x [B, n] (float32, float16 or bfloat16, contiguous),
 // out [B, m] of x's dtype, preallocated. ws: int64 CUDA tensor of at least
@@ -60,6 +69,11 @@ int64_t e8_shell_dense_min_batch();
 // caching allocator): capturable in a CUDA graph.
 void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, torch::Tensor& out, torch::Tensor& ws);
 int64_t e8_shell_workspace_elems(int64_t m, int64_t S, int64_t B);
+
+// Benchmarks: the bare matvec of B <= 32 tokens on prepared limbs (int32, at
+// least B · e8_shell_limb_elems(n)), adding into ws; no transforms, no finish.
+void e8_shell_matvec_only(const E8ShellDeviceWeights& w, const torch::Tensor& limbs, int64_t B, torch::Tensor& ws);
+int64_t e8_shell_limb_elems(int64_t n);
 
 // Where the matvec reads the codebook from: chosen per shape (Auto: shared
 // memory once an SM has enough codes to repay filling it, L1/L2 otherwise), or

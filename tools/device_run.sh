@@ -142,7 +142,7 @@ bench() {
 kernels() {
   log kernels
   local glqw="$BUILD/app/glqw"
-  "$glqw" bench-kernels --shapes "${GLQ_KERNEL_SHAPES:-demo,1b,8b}" --bpw "${GLQ_KERNEL_BPW:-2,3,4}" \
+  "$glqw" bench-kernels --shapes "${GLQ_KERNEL_SHAPES:-demo,1b,8b}" --bpw "${GLQ_KERNEL_BPW:-2,3,4}" ${GLQ_KERNEL_ARGS:-} \
       --batch "${GLQ_KERNEL_BATCH:-1,8,16,32}" --json "$OUT/kernels.json" 2>&1 | tail -120
 }
 

@@ -114,6 +114,8 @@ int run_bench_kernels(int argc, char** argv) {
         .option("batch", "LIST", "comma-separated batch sizes", "1,8,32")
         .option("repeats", "N", "timed graph replays (the median is reported)", "7")
         .option("rotate-mib", "MIB", "weight copies per timing, in MiB of weights at least", "512")
+        .option("routes-from", "B", "from this batch on, also time the route the op does not take (crossover)", "16")
+        .flag("pdl-ab", "also time each op with programmatic dependent launch off")
         .option("json", "FILE", "also write the results as JSON");
     if (!args.parse(argc, argv, std::cout)) return 0;
 #ifndef GLQ_WITH_CUDA
@@ -125,6 +127,10 @@ int run_bench_kernels(int argc, char** argv) {
     const std::vector<int64_t> batches = parse_list(args.get("batch"), "--batch");
     const int repeats = static_cast<int>(args.get_int("repeats"));
     const double rotate = static_cast<double>(args.get_int("rotate-mib")) * 1024.0 * 1024.0;
+    const int64_t routes_from = args.get_int("routes-from");
+    const bool pdl_ab = args.has("pdl-ab");
+    namespace kc = glq::kernels::cuda;
+    const int64_t dense_min = kc::e8_shell_dense_min_batch();
     torch::NoGradGuard no_grad;
     const torch::Device dev(torch::kCUDA);
 
@@ -134,7 +140,8 @@ int run_bench_kernels(int argc, char** argv) {
     std::cout << "dense route from batch " << glq::kernels::cuda::e8_shell_dense_min_batch() << "\n\n";
     std::cout << std::left << std::setw(14) << "shape" << std::right << std::setw(12) << "m x n" << std::setw(5) << "bpw"
               << std::setw(5) << "B" << std::setw(11) << "glq µs" << std::setw(11) << "bf16 µs" << std::setw(9) << "speedup"
-              << std::setw(10) << "glq GB/s" << std::setw(8) << "of BW" << std::setw(10) << "bf16 GB/s" << "\n";
+              << std::setw(10) << "glq GB/s" << std::setw(8) << "of BW" << std::setw(10) << "bf16 GB/s" << std::setw(11)
+              << "matvec µs" << std::setw(12) << "other route" << std::setw(10) << "no PDL" << "\n";
     nlohmann::json rows = nlohmann::json::array();
     for (const Shape& s : shapes) {
         const double dense_bytes = static_cast<double>(s.m * s.n * 2);
@@ -151,24 +158,56 @@ int run_bench_kernels(int argc, char** argv) {
             std::vector<std::shared_ptr<glq::format::CompressedShellLinear>> ops{first};
             for (int c = 1; c < copies; ++c)
                 ops.push_back(std::make_shared<glq::format::CompressedShellLinear>(a, dev, workspace));
+            torch::Tensor bench_ws = torch::zeros({kc::e8_shell_workspace_elems(s.m, first->num_stages(), 32)},
+                                                  torch::TensorOptions().device(dev).dtype(torch::kInt64));
+            std::vector<kc::E8ShellDeviceWeights> weights;
+            for (const auto& op : ops) weights.push_back(op->cuda_weights());
             for (int64_t B : batches) {
                 const torch::Tensor x = torch::randn({B, s.n}, torch::TensorOptions().device(dev).dtype(torch::kBFloat16));
-                std::vector<std::function<void()>> ours, theirs;
+                std::vector<std::function<void()>> ours, theirs, bare;
                 for (const auto& op : ops) ours.push_back([&, op] { (void)op->forward(x); });
                 for (const auto& w : dense) theirs.push_back([&, w] { (void)torch::nn::functional::linear(x, w); });
                 const double t_ours = time_calls(ours, repeats);
                 const double t_bf16 = time_calls(theirs, repeats);
+                // The bare matvec on zero limbs (the sums stay zero, so the
+                // workspace needs no cleaning), one launch of <= 32 tokens.
+                double t_matvec = 0;
+                if (B <= 32) {
+                    const torch::Tensor limbs =
+                        torch::zeros({B * kc::e8_shell_limb_elems(s.n)}, torch::TensorOptions().device(dev).dtype(torch::kInt32));
+                    for (const auto& w : weights) bare.push_back([&, w, limbs] { kc::e8_shell_matvec_only(w, limbs, B, bench_ws); });
+                    t_matvec = time_calls(bare, repeats);
+                }
+                // The route the op does not take at this batch: where the crossover is.
+                double t_other = 0;
+                if (B >= routes_from) {
+                    kc::e8_shell_set_dense_min_batch(B >= dense_min ? B + 1 : 1);
+                    t_other = time_calls(ours, repeats);
+                    kc::e8_shell_set_dense_min_batch(-1);
+                }
+                double t_nopdl = 0;
+                if (pdl_ab && B < dense_min) {
+                    kc::e8_shell_set_pdl(0);
+                    t_nopdl = time_calls(ours, repeats);
+                    kc::e8_shell_set_pdl(-1);
+                }
                 const double gbs = glq_bytes / (t_ours * 1e-6) / 1e9;
                 const double dense_gbs = dense_bytes / (t_bf16 * 1e-6) / 1e9;
                 std::cout << std::left << std::setw(14) << s.name << std::right << std::setw(12)
                           << (std::to_string(s.m) + "x" + std::to_string(s.n)) << std::setw(5) << bpw << std::setw(5) << B
                           << std::setprecision(2) << std::setw(11) << t_ours << std::setw(11) << t_bf16 << std::setw(8)
                           << t_bf16 / t_ours << "x" << std::setprecision(0) << std::setw(10) << gbs << std::setw(7)
-                          << 100.0 * gbs * 1e9 / read_bw << "%" << std::setw(10) << dense_gbs << "\n";
-                rows.push_back({{"shape", s.name}, {"m", s.m}, {"n", s.n}, {"bpw", bpw}, {"batch", B},
-                                {"glq_us", t_ours}, {"bf16_us", t_bf16}, {"speedup", t_bf16 / t_ours},
-                                {"glq_weight_bytes", glq_bytes}, {"bf16_weight_bytes", dense_bytes},
-                                {"glq_copies", copies}, {"bf16_copies", dense_copies}});
+                          << 100.0 * gbs * 1e9 / read_bw << "%" << std::setw(10) << dense_gbs << std::setprecision(2)
+                          << std::setw(11) << t_matvec << std::setw(12) << t_other << std::setw(10) << t_nopdl << "\n";
+                nlohmann::json row = {{"shape", s.name}, {"m", s.m}, {"n", s.n}, {"bpw", bpw}, {"batch", B},
+                                      {"glq_us", t_ours}, {"bf16_us", t_bf16}, {"speedup", t_bf16 / t_ours},
+                                      {"glq_weight_bytes", glq_bytes}, {"bf16_weight_bytes", dense_bytes},
+                                      {"glq_copies", copies}, {"bf16_copies", dense_copies},
+                                      {"route", B >= dense_min ? "dense" : "compressed"}};
+                if (t_matvec > 0) row["matvec_us"] = t_matvec;
+                if (t_other > 0) row["other_route_us"] = t_other;
+                if (t_nopdl > 0) row["no_pdl_us"] = t_nopdl;
+                rows.push_back(row);
             }
         }
     }

@@ -82,11 +82,8 @@ torch::Tensor CompressedShellLinear::forward_cpu(const torch::Tensor& x2) const 
     return y.to(x2.scalar_type());
 }
 
-torch::Tensor CompressedShellLinear::forward_cuda(const torch::Tensor& x2) const {
 #ifdef GLQ_WITH_CUDA
-    const torch::ScalarType t = x2.scalar_type();
-    const bool native = t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16;
-    const torch::Tensor xin = native ? x2 : x2.to(torch::kFloat32);
+kernels::cuda::E8ShellDeviceWeights CompressedShellLinear::cuda_weights() const {
     kernels::cuda::E8ShellDeviceWeights w;
     w.codes = relaid_;
     w.table = table_;
@@ -97,6 +94,16 @@ torch::Tensor CompressedShellLinear::forward_cuda(const torch::Tensor& x2) const
     w.m = m_;
     w.n = n_;
     w.S = num_stages();
+    return w;
+}
+#endif
+
+torch::Tensor CompressedShellLinear::forward_cuda(const torch::Tensor& x2) const {
+#ifdef GLQ_WITH_CUDA
+    const torch::ScalarType t = x2.scalar_type();
+    const bool native = t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16;
+    const torch::Tensor xin = native ? x2 : x2.to(torch::kFloat32);
+    const kernels::cuda::E8ShellDeviceWeights w = cuda_weights();
     const int64_t B = xin.size(0);
     torch::Tensor out = torch::empty({B, m_}, xin.options());
     torch::Tensor none;

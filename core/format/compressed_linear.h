@@ -23,6 +23,7 @@
 
 #include "core/format/shell_layer.h"
 #include "core/model/linear.h"
+#include "kernels/e8_shell_linear.h"
 
 namespace glq::format {
 
@@ -60,6 +61,10 @@ public:
     // The re-laid device codes (CUDA) or the checkpoint's codes (CPU).
     const torch::Tensor& device_codes() const { return relaid_; }
     const std::vector<torch::Tensor>& cpu_codes() const { return codes_; }
+#ifdef GLQ_WITH_CUDA
+    // What the CUDA kernels read (benchmarks call the bare matvec with it).
+    kernels::cuda::E8ShellDeviceWeights cuda_weights() const;
+#endif
 
 private:
     torch::Tensor forward_cpu(const torch::Tensor& x2) const;
@@ -71,7 +76,7 @@ private:
     uint64_t storage_bytes_ = 0;
     std::vector<float> stage_w_;      // Wscale · stage weight
     std::vector<torch::Tensor> codes_;  // CPU: int16 [m, n/8] per stage (reference order)
-    torch::Tensor relaid_;            // CUDA: int16 [RT, J4, S, 32, 4] (inference order)
+    torch::Tensor relaid_;            // CUDA: int16 [RT, S, KB, 32, 8] (inference order)
     torch::Tensor table_;             // CUDA: signed-order rows (shared per device)
     torch::Tensor su_, sv_;           // float16 [m], [n] on device
     torch::Tensor bias_;              // float32 [m] or undefined

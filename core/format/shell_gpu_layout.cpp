@@ -16,7 +16,19 @@
 namespace glq::format {
 namespace {
 
-constexpr int64_t kLanes = 32, kPerLane = 4;
+constexpr int64_t kLanes = 32, kPerLane = 8;  // codes per lane and block
+constexpr int64_t kRowsPerTile = 32, kGroupsPerBlock = 8;
+
+// Where code (row i, group j) of stage s sits in the layout (see the header).
+struct Slot {
+    int64_t rt, kb, lane, k;
+};
+inline Slot slot_of(int64_t i, int64_t j) {
+    const int64_t rt = i / kRowsPerTile, r = i % kRowsPerTile;  // r = 8·q + g
+    const int64_t kb = j / kGroupsPerBlock, jj = j % kGroupsPerBlock;  // jj = 4·ks + t
+    const int64_t g = r % 8, q = r / 8, ks = jj / 4, t = jj % 4;
+    return {rt, kb, g * 4 + t, ks * 4 + q};
+}
 
 const std::vector<uint16_t>& ref_of_code() {
     static const std::vector<uint16_t> inv = [] {
@@ -43,22 +55,20 @@ torch::Tensor relay_shell_codes(const std::vector<torch::Tensor>& qidxs) {
     if (qidxs.empty()) throw Error("GLQ layout", "no stages");
     const int64_t S = static_cast<int64_t>(qidxs.size());
     const int64_t m = qidxs[0].size(0), n8 = qidxs[0].size(1);
-    const int64_t RT = (m + kLanes - 1) / kLanes, J4 = (n8 + kPerLane - 1) / kPerLane;
+    const int64_t RT = (m + kRowsPerTile - 1) / kRowsPerTile, KB = (n8 + kGroupsPerBlock - 1) / kGroupsPerBlock;
     const auto& code_of = codebook::e8_signed_order().code_of;
-    torch::Tensor out = torch::full({RT, J4, S, kLanes, kPerLane}, static_cast<int16_t>(shell_zero_code()),
+    torch::Tensor out = torch::full({RT, S, KB, kLanes, kPerLane}, static_cast<int16_t>(shell_zero_code()),
                                     torch::kInt16);
     auto* o = reinterpret_cast<uint16_t*>(out.data_ptr<int16_t>());
     for (int64_t s = 0; s < S; ++s) {
         const torch::Tensor q = qidxs[static_cast<size_t>(s)].to(torch::kCPU, torch::kInt16).contiguous();
         if (q.dim() != 2 || q.size(0) != m || q.size(1) != n8) throw Error("GLQ layout", "stages differ in shape");
         const auto* src = reinterpret_cast<const uint16_t*>(q.data_ptr<int16_t>());
-        for (int64_t i = 0; i < m; ++i) {
-            const int64_t rt = i / kLanes, lane = i % kLanes;
+        for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n8; ++j) {
-                const int64_t j4 = j / kPerLane, k = j % kPerLane;
-                o[(((rt * J4 + j4) * S + s) * kLanes + lane) * kPerLane + k] = code_of[src[i * n8 + j]];
+                const Slot p = slot_of(i, j);
+                o[(((p.rt * S + s) * KB + p.kb) * kLanes + p.lane) * kPerLane + p.k] = code_of[src[i * n8 + j]];
             }
-        }
     }
     return out;
 }
@@ -67,8 +77,8 @@ std::vector<torch::Tensor> unrelay_shell_codes(const torch::Tensor& relaid_in, i
     const torch::Tensor relaid = relaid_in.to(torch::kCPU).contiguous();
     if (relaid.dim() != 5 || relaid.size(3) != kLanes || relaid.size(4) != kPerLane)
         throw Error("GLQ layout", "not a relaid code tensor");
-    const int64_t RT = relaid.size(0), J4 = relaid.size(1), S = relaid.size(2), n8 = n / 8;
-    if (RT * kLanes < m || J4 * kPerLane < n8) throw Error("GLQ layout", "layout smaller than the matrix");
+    const int64_t RT = relaid.size(0), S = relaid.size(1), KB = relaid.size(2), n8 = n / 8;
+    if (RT * kRowsPerTile < m || KB * kGroupsPerBlock < n8) throw Error("GLQ layout", "layout smaller than the matrix");
     const auto& ref = ref_of_code();
     const auto* o = reinterpret_cast<const uint16_t*>(relaid.data_ptr<int16_t>());
     std::vector<torch::Tensor> stages;
@@ -76,9 +86,10 @@ std::vector<torch::Tensor> unrelay_shell_codes(const torch::Tensor& relaid_in, i
         torch::Tensor q = torch::empty({m, n8}, torch::kInt16);
         auto* d = reinterpret_cast<uint16_t*>(q.data_ptr<int16_t>());
         for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n8; ++j)
-                d[i * n8 + j] = ref[o[((((i / kLanes) * J4 + j / kPerLane) * S + s) * kLanes + i % kLanes) * kPerLane +
-                                      j % kPerLane]];
+            for (int64_t j = 0; j < n8; ++j) {
+                const Slot p = slot_of(i, j);
+                d[i * n8 + j] = ref[o[(((p.rt * S + s) * KB + p.kb) * kLanes + p.lane) * kPerLane + p.k]];
+            }
         stages.push_back(q);
     }
     return stages;

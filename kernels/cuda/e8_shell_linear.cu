@@ -6,6 +6,9 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
+#include <string>
+#include <utility>
 
 #include <cuda_bf16.h>
 
@@ -28,6 +31,35 @@ cudaError_t ensure_smem(int bytes) {
     e = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (e == cudaSuccess) done.fetch_or(bit);
     return e;
+}
+
+std::atomic<int> g_pdl{-1};  // -1: from GLQ_E8_PDL (default on) and the device
+
+bool e8_pdl_enabled() {
+    const int forced = g_pdl.load();
+    if (forced >= 0) return forced != 0;
+    static const bool on = [] {
+        const char* v = std::getenv("GLQ_E8_PDL");
+        if (v && std::string(v) == "0") return false;
+        int dev = 0, major = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess) return false;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+        return major >= 9;
+    }();
+    return on;
+}
+
+// Programmatic dependent launch (sm_90): wait for the previous kernel's
+// results / let the next kernel start its prologue. No-ops elsewhere.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 }
 
 __device__ __forceinline__ float load_act(const void* x, E8Act act, size_t i) {
@@ -98,6 +130,8 @@ __global__ void __launch_bounds__(kPrepThreads) prep_kernel(const void* __restri
     extern __shared__ float sx[];
     __shared__ float fscratch[32];
     __shared__ long long lscratch[32];
+    pdl_wait();     // x is the previous kernel's
+    pdl_trigger();  // the matvec may fill its table meanwhile
     const int b = blockIdx.x;
     const size_t base = static_cast<size_t>(b) * n;
     float amax = 0.0f;
@@ -162,136 +196,176 @@ __global__ void __launch_bounds__(kPrepThreads) prep_kernel(const void* __restri
 }
 
 __device__ __forceinline__ uint32_t decode_word(const uint32_t* tab, uint32_t c) {
-    const uint32_t idx = c < kE8SignedPairsDev ? c : c - kE8SignedPairsDev;
-    const uint32_t w = tab[idx];
-    return c - kE8SignedPairsDev < kE8SignedPairsDev ? kE8NegateMaskDev - w : w;
+    // idx = c for c < P, c - P otherwise (c - P wraps above c when c < P).
+    const uint32_t d = c - kE8SignedPairsDev;
+    const uint32_t w = tab[min(c, d)];
+    return d < kE8SignedPairsDev ? kE8NegateMaskDev - w : w;
 }
 
-template <int NT, int S, bool SMEM>
-__global__ void __launch_bounds__(512) matvec_kernel(E8MatvecArgs a) {
+// D += A·B for one m16n8k32 tile: A the code nibbles (u8, 0..12), B a limb of
+// the activations (hi: s8, lo: u8), exact int32 accumulators.
+__device__ __forceinline__ void mma_u8s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_u8u8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+constexpr int kSmemThreads = 512, kGlobalThreads = 256;
+
+// One warp per item (32 rows, one stage, one K split of whole 64-column
+// blocks), for 8·NTILE tokens: per block one 16-byte code load per lane, per
+// k-step the four codes decode into the A fragments of two m16 tiles, the
+// tokens' limbs are the B fragments (one 16-byte L1 load per token tile), and
+// two mma per tile and limb accumulate exact int32 sums.
+template <int NTILE, bool SMEM>
+__global__ void __launch_bounds__(SMEM ? kSmemThreads : kGlobalThreads, 1) matvec_kernel(E8MatvecArgs a) {
     extern __shared__ uint4 stab4[];
     const uint32_t* tab = a.table;
     if constexpr (SMEM) {
-        // All of a thread's loads in flight at once, then the stores: a loop
-        // that stores after each load waits out L2 latency 19 times.
-        const uint4* g = reinterpret_cast<const uint4*>(a.table);
+        // All of a thread's loads in flight at once, then the stores. The
+        // table does not depend on the previous kernel: this runs while it ends.
+        const uint4* gt = reinterpret_cast<const uint4*>(a.table);
         constexpr int kRows4 = static_cast<int>(kE8SignedRowsDev / 4);
-        constexpr int kPer = (kRows4 + 511) / 512;
+        constexpr int kPer = (kRows4 + kSmemThreads - 1) / kSmemThreads;
         uint4 v[kPer];
 #pragma unroll
         for (int k = 0; k < kPer; ++k) {
-            const int i = threadIdx.x + k * static_cast<int>(blockDim.x);
-            if (i < kRows4) v[k] = __ldg(g + i);
+            const int i = threadIdx.x + k * kSmemThreads;
+            if (i < kRows4) v[k] = __ldg(gt + i);
         }
 #pragma unroll
         for (int k = 0; k < kPer; ++k) {
-            const int i = threadIdx.x + k * static_cast<int>(blockDim.x);
+            const int i = threadIdx.x + k * kSmemThreads;
             if (i < kRows4) stab4[i] = v[k];
         }
         __syncthreads();
         tab = reinterpret_cast<const uint32_t*>(stab4);
     }
+    pdl_wait();  // the limbs are the prep kernel's
+    pdl_trigger();
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    const int items = a.RT * a.nsplit;
+    const int g = lane >> 2, t = lane & 3;
+    const int items = a.RT * a.S * a.nsplit;
     const uint4* limbs = reinterpret_cast<const uint4*>(a.limbs);
+    const uint4* lp[NTILE];
+#pragma unroll
+    for (int nt = 0; nt < NTILE; ++nt)  // a padding token reads a real one; its columns are not stored
+        lp[nt] = limbs + static_cast<size_t>(a.tok0 + min(nt * 8 + g, a.ntok - 1)) * a.n8p;
+    constexpr int U = NTILE >= 4 ? 2 : 4;  // blocks in flight per lane
     for (int item = blockIdx.x * nw + warp; item < items; item += gridDim.x * nw) {
-        const int rt = item / a.nsplit, sp = item - rt * a.nsplit;
-        const int j4a = sp * a.split_len, j4b = min(a.J4, j4a + a.split_len);
-        int hi[S][NT];
-        uint32_t lo[S][NT];
+        const int sp = item % a.nsplit, rs = item / a.nsplit;
+        const int s = rs % a.S, rt = rs / a.S;
+        const int kb0 = sp * a.split_len, kb1 = min(a.KB, kb0 + a.split_len);
+        int dh[2][NTILE][4], dl[2][NTILE][4];
 #pragma unroll
-        for (int s = 0; s < S; ++s)
+        for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-            for (int t = 0; t < NT; ++t) { hi[s][t] = 0; lo[s][t] = 0; }
-        const unsigned long long* cp = a.codes + (static_cast<size_t>(rt) * a.J4 + j4a) * S * 32 + lane;
-        // Software pipeline: the next group's codes are in flight while this
-        // one's are decoded.
-        unsigned long long cn[S];
+            for (int nt = 0; nt < NTILE; ++nt)
 #pragma unroll
-        for (int s = 0; s < S; ++s) cn[s] = j4a < j4b ? __ldg(cp + s * 32) : 0ull;
-        for (int j4 = j4a; j4 < j4b; ++j4) {
-            unsigned long long c[S];
+                for (int j = 0; j < 4; ++j) { dh[mt][nt][j] = 0; dl[mt][nt][j] = 0; }
+        const uint4* cp = reinterpret_cast<const uint4*>(a.codes) + static_cast<size_t>(rt * a.S + s) * a.KB * 32 + lane;
+        uint4 buf[U];
 #pragma unroll
-            for (int s = 0; s < S; ++s) c[s] = cn[s];
-            cp += S * 32;
-            if (j4 + 1 < j4b) {
+        for (int u = 0; u < U; ++u) buf[u] = kb0 + u < kb1 ? __ldg(cp + static_cast<size_t>(kb0 + u) * 32) : make_uint4(0, 0, 0, 0);
+        for (int kb = kb0; kb < kb1; kb += U) {
+            uint4 cur[U];
 #pragma unroll
-                for (int s = 0; s < S; ++s) cn[s] = __ldg(cp + s * 32);
+            for (int u = 0; u < U; ++u) {
+                cur[u] = buf[u];
+                const int nx = kb + U + u;
+                if (nx < kb1) buf[u] = __ldg(cp + static_cast<size_t>(nx) * 32);
             }
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                const int col = j4 * 4 + k;
-                uint32_t ae[S], ao[S];
+            for (int u = 0; u < U; ++u) {
+                if (kb + u >= kb1) break;
+                const uint32_t words[4] = {cur[u].x, cur[u].y, cur[u].z, cur[u].w};
 #pragma unroll
-                for (int s = 0; s < S; ++s) {
-                    const uint32_t w = decode_word(tab, static_cast<uint32_t>(c[s] >> (16 * k)) & 0xFFFFu);
-                    ae[s] = w & 0x0F0F0F0Fu;
-                    ao[s] = (w >> 4) & 0x0F0F0F0Fu;
-                }
+                for (int ks = 0; ks < 2; ++ks) {
+                    uint32_t A[2][4];
 #pragma unroll
-                for (int t = 0; t < NT; ++t) {
-                    if (NT > 1 && t >= a.ntok) break;
-                    const uint4 xl = __ldg(limbs + static_cast<size_t>(a.tok0 + t) * a.n8p + col);
+                    for (int mt = 0; mt < 2; ++mt) {
+                        const uint32_t wd = words[2 * ks + mt];
+                        const uint32_t w0 = decode_word(tab, wd & 0xFFFFu), w1 = decode_word(tab, wd >> 16);
+                        A[mt][0] = w0 & 0x0F0F0F0Fu;
+                        A[mt][2] = (w0 >> 4) & 0x0F0F0F0Fu;
+                        A[mt][1] = w1 & 0x0F0F0F0Fu;
+                        A[mt][3] = (w1 >> 4) & 0x0F0F0F0Fu;
+                    }
+                    const int grp = (kb + u) * 8 + ks * 4 + t;
 #pragma unroll
-                    for (int s = 0; s < S; ++s) {
-                        hi[s][t] = __dp4a(static_cast<int>(ae[s]), static_cast<int>(xl.x), hi[s][t]);
-                        hi[s][t] = __dp4a(static_cast<int>(ao[s]), static_cast<int>(xl.y), hi[s][t]);
-                        lo[s][t] = __dp4a(ae[s], xl.z, lo[s][t]);
-                        lo[s][t] = __dp4a(ao[s], xl.w, lo[s][t]);
+                    for (int nt = 0; nt < NTILE; ++nt) {
+                        const uint4 L = __ldg(lp[nt] + grp);
+#pragma unroll
+                        for (int mt = 0; mt < 2; ++mt) {
+                            mma_u8s8(dh[mt][nt], A[mt], L.x, L.y);
+                            mma_u8u8(dl[mt][nt], A[mt], L.z, L.w);
+                        }
                     }
                 }
             }
         }
-        const int row = rt * 32 + lane;
-        if (row < a.m) {
 #pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                if (t >= a.ntok) break;
+        for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-                for (int s = 0; s < S; ++s) {
-                    const long long v = 256LL * hi[s][t] + static_cast<long long>(lo[s][t]);
-                    atomicAdd(a.ws + (static_cast<size_t>(a.tok0 + t) * S + s) * a.m + row,
+            for (int nt = 0; nt < NTILE; ++nt)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const int row = rt * 32 + mt * 16 + g + (j >= 2 ? 8 : 0);
+                    const int tok = nt * 8 + 2 * t + (j & 1);
+                    if (row >= a.m || tok >= a.ntok) continue;
+                    const long long v = 256LL * dh[mt][nt][j] + static_cast<long long>(static_cast<uint32_t>(dl[mt][nt][j]));
+                    atomicAdd(a.ws + (static_cast<size_t>(tok) * a.S + s) * a.m + row,
                               static_cast<unsigned long long>(v));
                 }
-            }
-        }
     }
 }
 
-template <int NT, int S>
-cudaError_t launch_matvec_s(const E8MatvecArgs& a, int num_sms, cudaStream_t stream) {
-    if (a.smem_table) {
-        constexpr int kThreads = 512;
-        const size_t smem = kE8SignedRowsDev * sizeof(uint32_t);
-        const cudaError_t e = ensure_smem<matvec_kernel<NT, S, true>>(static_cast<int>(smem));
-        if (e != cudaSuccess) return e;
-        const int items = a.RT * a.nsplit;
-        const int grid = std::max(1, std::min(num_sms, (items + kThreads / 32 - 1) / (kThreads / 32)));
-        matvec_kernel<NT, S, true><<<grid, kThreads, smem, stream>>>(a);
-    } else {
-        constexpr int kThreads = 256;
-        const int items = a.RT * a.nsplit;
-        const int grid = std::max(1, (items + kThreads / 32 - 1) / (kThreads / 32));
-        matvec_kernel<NT, S, false><<<grid, kThreads, 0, stream>>>(a);
+// Launch with programmatic stream serialization where the device has it
+// (sm_90): the kernel may start while the previous one ends, and waits for
+// its results in pdl_wait().
+template <typename... KArgs, typename... Args>
+cudaError_t launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    if (e8_pdl_enabled()) {
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
     }
-    return cudaGetLastError();
+    return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
 }
 
-template <int NT>
+template <int NTILE>
 cudaError_t launch_matvec_t(const E8MatvecArgs& a, int num_sms, cudaStream_t stream) {
-    switch (a.S) {
-    case 1: return launch_matvec_s<NT, 1>(a, num_sms, stream);
-    case 2: return launch_matvec_s<NT, 2>(a, num_sms, stream);
-    case 3: return launch_matvec_s<NT, 3>(a, num_sms, stream);
-    case 4: return launch_matvec_s<NT, 4>(a, num_sms, stream);
-    default: return cudaErrorInvalidValue;
+    const int items = a.RT * a.S * a.nsplit;
+    if (a.smem_table) {
+        const size_t smem = kE8SignedRowsDev * sizeof(uint32_t);
+        const cudaError_t e = ensure_smem<matvec_kernel<NTILE, true>>(static_cast<int>(smem));
+        if (e != cudaSuccess) return e;
+        const int grid = std::max(1, std::min(num_sms, (items + kSmemThreads / 32 - 1) / (kSmemThreads / 32)));
+        return launch(matvec_kernel<NTILE, true>, dim3(grid), dim3(kSmemThreads), smem, stream, a);
     }
+    const int grid = std::max(1, (items + kGlobalThreads / 32 - 1) / (kGlobalThreads / 32));
+    return launch(matvec_kernel<NTILE, false>, dim3(grid), dim3(kGlobalThreads), 0, stream, a);
 }
 
 // grid (blocks of m, B) when transforming; (ceil(m / threads), B) otherwise.
 __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) {
     extern __shared__ float sy[];
-    const int b = blockIdx.y;
+    pdl_wait();  // the matvec's sums
+    pdl_trigger();
+    const int b = blockIdx.y;       // in the workspace (this launch's tokens)
+    const int bt = a.tok0 + b;      // in the batch
     int off = 0, sz = a.m;
     if (a.transform) {
         for (int k = 0; k < static_cast<int>(blockIdx.x); ++k) off += a.blocks.size[k];
@@ -300,10 +374,10 @@ __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) 
         off = blockIdx.x * blockDim.x;
         sz = min(static_cast<int>(blockDim.x), a.m - off);
     }
-    const int e = a.exps[b];
+    const int e = a.exps[bt];
     const bool bad = e == kE8TokenInvalid;
     const float coef = bad ? 0.0f : ldexpf(0.5f, e - 15);
-    const long long q6 = 6 * a.qsum[b];
+    const long long q6 = 6 * a.qsum[bt];
     // Rows in chunks of kRows per thread: all their loads in flight at once
     // (a loop that loads, stores and loads again waits out latency per row).
     constexpr int kRows = 4;
@@ -328,7 +402,7 @@ __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) 
             if (r >= sz) continue;
             const float y = bad ? __int_as_float(0x7fc00000) : coef * acc[k];
             if (a.transform) sy[r] = y;
-            else static_cast<float*>(a.out)[static_cast<size_t>(b) * a.m + off + r] = y;
+            else static_cast<float*>(a.out)[static_cast<size_t>(bt) * a.m + off + r] = y;
             for (int s = 0; s < a.S; ++s) a.ws[(static_cast<size_t>(b) * a.S + s) * a.m + off + r] = 0ull;
         }
     }
@@ -349,40 +423,75 @@ __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) 
         const int i = off + r;
         float v = sy[r] * scale * __half2float(a.su[i]);
         if (a.bias) v += a.bias[i];
-        store_act(a.out, a.act, static_cast<size_t>(b) * a.m + i, v);
+        store_act(a.out, a.act, static_cast<size_t>(bt) * a.m + i, v);
     }
 }
 
-// One thread per (row, group of 4 columns): 32 outputs.
-__global__ void decode_kernel(const unsigned long long* __restrict__ codes, const uint32_t* __restrict__ tab,
-                              float w0, float w1, float w2, float w3, int S, int m, int n, int RT, int J4, void* w,
-                              E8Act act) {
+__device__ __forceinline__ void store8(void* y, E8Act act, size_t i, const float (&v)[8]) {
+    switch (act) {
+    case E8Act::f16: {
+        uint4 p;
+        __half2* h = reinterpret_cast<__half2*>(&p);
+        for (int k = 0; k < 4; ++k) h[k] = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+        *reinterpret_cast<uint4*>(static_cast<__half*>(y) + i) = p;
+        break;
+    }
+    case E8Act::bf16: {
+        uint4 p;
+        __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&p);
+        for (int k = 0; k < 4; ++k) h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
+        *reinterpret_cast<uint4*>(static_cast<__nv_bfloat16*>(y) + i) = p;
+        break;
+    }
+    default: {
+        float4* f = reinterpret_cast<float4*>(static_cast<float*>(y) + i);
+        f[0] = make_float4(v[0], v[1], v[2], v[3]);
+        f[1] = make_float4(v[4], v[5], v[6], v[7]);
+    }
+    }
+}
+
+// One thread per (row tile, block, lane): the lane's 8 codes of every stage,
+// 64 outputs, stored as 8-column vectors (four lanes write 64 contiguous bytes).
+__global__ void decode_kernel(const uint4* __restrict__ codes, const uint32_t* __restrict__ tab, float w0, float w1,
+                              float w2, float w3, int S, int m, int n, int RT, int KB, void* w, E8Act act) {
     const long long tid = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (tid >= static_cast<long long>(RT) * 32 * J4) return;
-    // Consecutive threads take consecutive lanes of one (rt, j4): coalesced code reads.
+    if (tid >= static_cast<long long>(RT) * KB * 32) return;
     const int lane = static_cast<int>(tid & 31);
-    const long long g = tid >> 5;
-    const int j4 = static_cast<int>(g % J4), rt = static_cast<int>(g / J4);
-    const int row = rt * 32 + lane;
-    if (row >= m) return;
+    const long long blk = tid >> 5;
+    const int kb = static_cast<int>(blk % KB), rt = static_cast<int>(blk / KB);
+    const int g = lane >> 2, t = lane & 3;
     const float ws[4] = {w0, w1, w2, w3};
-    float v[32];
+    float v[4][2][8];  // [row octet q][k-step][column]
 #pragma unroll
-    for (int i = 0; i < 32; ++i) v[i] = 0.0f;
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+        for (int ks = 0; ks < 2; ++ks)
+#pragma unroll
+            for (int c = 0; c < 8; ++c) v[q][ks][c] = 0.0f;
     for (int s = 0; s < S; ++s) {
-        const unsigned long long c = codes[((static_cast<size_t>(rt) * J4 + j4) * S + s) * 32 + lane];
+        const uint4 c = codes[(static_cast<size_t>(rt * S + s) * KB + kb) * 32 + lane];
+        const uint32_t words[4] = {c.x, c.y, c.z, c.w};
+        const float h = 0.5f * ws[s];
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            const uint32_t word = decode_word(tab, static_cast<uint32_t>(c >> (16 * k)) & 0xFFFFu);
+        for (int wi = 0; wi < 4; ++wi) {
+            const int ks = wi >> 1, mt = wi & 1;
 #pragma unroll
-            for (int t = 0; t < 8; ++t)
-                v[8 * k + t] += ws[s] * 0.5f * static_cast<float>(static_cast<int>((word >> (4 * t)) & 0xFu) - 6);
+            for (int half = 0; half < 2; ++half) {
+                const uint32_t word = decode_word(tab, half ? words[wi] >> 16 : words[wi] & 0xFFFFu);
+#pragma unroll
+                for (int col = 0; col < 8; ++col)
+                    v[2 * mt + half][ks][col] += h * static_cast<float>(static_cast<int>((word >> (4 * col)) & 0xFu) - 6);
+            }
         }
     }
-    for (int i = 0; i < 32; ++i) {
-        const int col = j4 * 32 + i;
-        if (col < n) store_act(w, act, static_cast<size_t>(row) * n + col, v[i]);
-    }
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+        for (int ks = 0; ks < 2; ++ks) {
+            const int row = rt * 32 + 8 * q + g, col = 8 * (kb * 8 + ks * 4 + t);
+            if (row < m && col < n) store8(w, act, static_cast<size_t>(row) * n + col, v[q][ks]);
+        }
 }
 
 } // namespace
@@ -397,26 +506,28 @@ cudaError_t e8_shell_prep(const void* x, E8Act act, const __half* sv, int B, int
         const cudaError_t e = ensure_smem<prep_kernel>(static_cast<int>(kE8PrepMaxDim * sizeof(float)));
         if (e != cudaSuccess) return e;
     }
-    prep_kernel<<<B, kPrepThreads, smem, stream>>>(x, act, sv, n, transform ? 1 : 0, blocks, n8p, limbs, exps, qsum);
-    return cudaGetLastError();
+    return launch(prep_kernel, dim3(B), dim3(kPrepThreads), smem, stream, x, act, sv, n, transform ? 1 : 0, blocks, n8p,
+                  limbs, exps, qsum);
 }
 
 void e8_matvec_plan(E8MatvecArgs& a, int num_sms) {
-    const int warps = a.smem_table ? num_sms * 16 : num_sms * 16;
-    const int target = 2 * warps;
-    int nsplit = std::max(1, std::min(a.J4, (target + a.RT - 1) / a.RT));
-    a.split_len = (a.J4 + nsplit - 1) / nsplit;
-    a.nsplit = (a.J4 + a.split_len - 1) / a.split_len;
+    // About two items per resident warp, each a whole number of blocks.
+    const int warps = num_sms * (a.smem_table ? kSmemThreads / 32 : 2 * kGlobalThreads / 32);
+    const int per_split = a.RT * a.S;
+    const int nsplit = std::max(1, std::min(a.KB, (2 * warps + per_split - 1) / per_split));
+    a.split_len = (a.KB + nsplit - 1) / nsplit;
+    a.nsplit = (a.KB + a.split_len - 1) / a.split_len;
 }
 
 cudaError_t e8_shell_matvec(const E8MatvecArgs& a, int num_sms, cudaStream_t stream) {
     if (a.ntok <= 0) return cudaSuccess;
-    if (a.ntok == 1) return launch_matvec_t<1>(a, num_sms, stream);
-    if (a.ntok == 2) return launch_matvec_t<2>(a, num_sms, stream);
-    if (a.ntok <= 4) return launch_matvec_t<4>(a, num_sms, stream);
-    if (a.ntok <= 8) return launch_matvec_t<8>(a, num_sms, stream);
+    if (a.ntok <= 8) return launch_matvec_t<1>(a, num_sms, stream);
+    if (a.ntok <= 16) return launch_matvec_t<2>(a, num_sms, stream);
+    if (a.ntok <= 32) return launch_matvec_t<4>(a, num_sms, stream);
     return cudaErrorInvalidValue;
 }
+
+void e8_shell_set_pdl(int mode) { g_pdl.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
 
 cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream) {
     if (a.B <= 0) return cudaSuccess;
@@ -424,20 +535,19 @@ cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream) {
         for (int k = 0; k < a.blocks.count; ++k)
             if (a.blocks.size[k] > kE8FinishMaxBlock) return cudaErrorInvalidValue;
         const size_t smem = static_cast<size_t>(a.blocks.size[0]) * sizeof(float);  // <= 32 KB
-        finish_kernel<<<dim3(a.blocks.count, a.B), kFinishThreads, smem, stream>>>(a);
-    } else {
-        finish_kernel<<<dim3((a.m + kFinishThreads - 1) / kFinishThreads, a.B), kFinishThreads, 0, stream>>>(a);
+        return launch(finish_kernel, dim3(a.blocks.count, a.B), dim3(kFinishThreads), smem, stream, a);
     }
-    return cudaGetLastError();
+    return launch(finish_kernel, dim3((a.m + kFinishThreads - 1) / kFinishThreads, a.B), dim3(kFinishThreads), 0, stream,
+                  a);
 }
 
 cudaError_t e8_shell_decode(const unsigned long long* codes, const uint32_t* table, const float* stage_w, int S,
-                            int m, int n, int RT, int J4, void* w, E8Act act, cudaStream_t stream) {
-    const long long threads = static_cast<long long>(RT) * 32 * J4;
+                            int m, int n, int RT, int KB, void* w, E8Act act, cudaStream_t stream) {
+    const long long threads = static_cast<long long>(RT) * KB * 32;
     if (threads == 0) return cudaSuccess;
     const float w0 = stage_w[0], w1 = S > 1 ? stage_w[1] : 0.f, w2 = S > 2 ? stage_w[2] : 0.f, w3 = S > 3 ? stage_w[3] : 0.f;
-    decode_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(codes, table, w0, w1, w2, w3, S, m,
-                                                                                     n, RT, J4, w, act);
+    decode_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(
+        reinterpret_cast<const uint4*>(codes), table, w0, w1, w2, w3, S, m, n, RT, KB, w, act);
     return cudaGetLastError();
 }
 

@@ -6,18 +6,24 @@
 //            point per token (q = rint(x~·2^(15-E)), 2^E > max|x~|) split into
 //            two int8 limbs (hi = q >> 8 signed, lo = q & 0xFF unsigned),
 //            laid out per 8-column group for dp4a; Q = Σq per token.
-//   matvec   integer dot products of the code nibbles (2v + 6, from the
-//            signed-order table in shared memory or L2) with the limbs, exact
-//            int32 per lane, flushed as int64 into a self-cleaning workspace
-//            [B][S][m] by integer atomics: split-K without float atomics, so
-//            the result does not depend on the order CTAs finish in.
+//   matvec   integer tensor-core products (mma.sync m16n8k32, u8 x s8/u8) of
+//            the code nibbles (2v + 6, from the signed-order table in shared
+//            memory or L2), decoded straight into A fragments, with the limbs
+//            as B fragments: exact int32 per warp tile, flushed as int64 into a
+//            self-cleaning workspace [B][S][m] by integer atomics: split-K
+//            without float atomics, so the result does not depend on the order
+//            CTAs finish in. Up to 32 tokens per launch.
 //   finish   per token and output block: ỹ = Wscale·2^(E-15)·½·Σ_s w_s(P_s - 6Q),
 //            BD_m, ⊙ SU, + bias, cast; zeroes the workspace it read.
 //   decode   W~ (RHT domain) to a dense [m, n] tile for large batches (cuBLAS).
 //
+// The three launch with programmatic stream serialization on sm_90: each may
+// start while the previous one ends (the matvec fills its table then) and
+// waits for its inputs (griddepcontrol.wait).
+//
 // Code layout (core/format/shell_gpu_layout.h): uint16 inference codes
-// [RT = ceil(m/32)][J4 = ceil(n/32)][S][32 lanes][4], read as one uint64 per
-// lane and stage: lane L of row tile rt holds row 32·rt + L, columns 4·j4..+3.
+// [RT = ceil(m/32)][S][KB = ceil(n/64)][32 lanes][8], one 16-byte load per
+// lane, stage and block of 64 columns.
 
 #include <cstdint>
 
@@ -27,7 +33,7 @@
 namespace glq::kernels::cuda_launch {
 
 constexpr int kE8MaxStages = 4;
-constexpr int kE8MatvecTokens = 8;     // tokens per matvec launch
+constexpr int kE8MatvecTokens = 32;    // tokens per matvec launch
 constexpr int kE8PrepMaxDim = 16384;   // prep transforms in shared memory up to this n
 constexpr int kE8FinishMaxBlock = 8192;  // finish transforms output blocks up to this size
 constexpr uint32_t kE8SignedPairsDev = 28440;
@@ -50,25 +56,29 @@ cudaError_t e8_shell_prep(const void* x, E8Act act, const __half* sv, int B, int
                           cudaStream_t stream);
 
 struct E8MatvecArgs {
-    const unsigned long long* codes = nullptr;  // relaid layout, 4 codes per uint64
+    const unsigned long long* codes = nullptr;  // relaid layout (16-byte aligned)
     const uint32_t* table = nullptr;            // signed-order rows [kE8SignedRowsDev]
     const uint32_t* limbs = nullptr;            // [B][n8p][4]
-    unsigned long long* ws = nullptr;           // [B][S][m], int64 two's complement, zero on entry
-    int m = 0, RT = 0, J4 = 0, S = 1, n8p = 0;
+    unsigned long long* ws = nullptr;           // [ntok][S][m], int64 two's complement, zero on entry
+    int m = 0, RT = 0, KB = 0, S = 1, n8p = 0;  // n8p = 8·KB
     int tok0 = 0, ntok = 0;                     // tokens [tok0, tok0 + ntok), ntok <= kE8MatvecTokens
-    int split_len = 1, nsplit = 1;              // K split, in units of 4 columns
+    int split_len = 1, nsplit = 1;              // K split, in blocks of 64 columns
     bool smem_table = false;
 };
 // Chooses the split and grid for the shape (num_sms SMs).
 void e8_matvec_plan(E8MatvecArgs& a, int num_sms);
 cudaError_t e8_shell_matvec(const E8MatvecArgs& a, int num_sms, cudaStream_t stream);
+// Programmatic dependent launch: 1 on, 0 off, -1 the default (GLQ_E8_PDL,
+// on where the device has it). For benchmarks.
+void e8_shell_set_pdl(int mode);
 
 struct E8FinishArgs {
-    unsigned long long* ws = nullptr;  // [B][S][m]; zeroed on return
+    unsigned long long* ws = nullptr;  // [B][S][m] of tokens tok0.. ; zeroed on return
     const int* exps = nullptr;
     const long long* qsum = nullptr;
     float stage_w[kE8MaxStages] = {};  // Wscale · stage weight
     int S = 1, B = 1, m = 0;
+    int tok0 = 0;                      // first token (exps, qsum, out); ws starts at it
     bool transform = true;             // BD_m (all blocks <= kE8FinishMaxBlock), SU, bias, cast to out
     E8Blocks blocks;
     const __half* su = nullptr;
@@ -80,6 +90,6 @@ cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream);
 
 // W~ [m, n] (RHT domain) of `act` type from the relaid codes.
 cudaError_t e8_shell_decode(const unsigned long long* codes, const uint32_t* table, const float* stage_w, int S,
-                            int m, int n, int RT, int J4, void* w, E8Act act, cudaStream_t stream);
+                            int m, int n, int RT, int KB, void* w, E8Act act, cudaStream_t stream);
 
 } // namespace glq::kernels::cuda_launch

@@ -76,10 +76,18 @@ torch::Tensor output_transform(const torch::Tensor& yt, const E8ShellDeviceWeigh
 
 void e8_shell_set_table_placement(E8TablePlacement p) { g_placement.store(static_cast<int>(p)); }
 
+std::atomic<int64_t> g_dense_min_batch{-1};
+
 int64_t e8_shell_dense_min_batch() {
-    static const int64_t b = env_int("GLQ_E8_DENSE_MIN_BATCH", 17);
+    const int64_t forced = g_dense_min_batch.load();
+    if (forced > 0) return forced;
+    static const int64_t b = env_int("GLQ_E8_DENSE_MIN_BATCH", kE8DenseMinBatchDefault);
     return b;
 }
+
+void e8_shell_set_dense_min_batch(int64_t b) { g_dense_min_batch.store(b > 0 ? b : -1); }
+
+void e8_shell_set_pdl(int mode) { cl::e8_shell_set_pdl(mode); }
 
 bool current_stream_capturing() {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
@@ -87,16 +95,18 @@ bool current_stream_capturing() {
     return status != cudaStreamCaptureStatusNone;
 }
 
-int64_t e8_shell_workspace_elems(int64_t m, int64_t S, int64_t B) { return m * S * B; }
+int64_t e8_shell_workspace_elems(int64_t m, int64_t S, int64_t B) {
+    return m * S * std::min<int64_t>(B, cl::kE8MatvecTokens);
+}
 
 torch::Tensor e8_shell_decode(const E8ShellDeviceWeights& w, torch::ScalarType dtype) {
     const c10::cuda::CUDAGuard guard(w.codes.device());
     const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
     torch::Tensor out = torch::empty({w.m, w.n}, w.codes.options().dtype(dtype));
-    const int RT = static_cast<int>((w.m + 31) / 32), J4 = static_cast<int>((w.n + 31) / 32);
+    const int RT = static_cast<int>((w.m + 31) / 32), KB = static_cast<int>((w.n + 63) / 64);
     check(cl::e8_shell_decode(reinterpret_cast<const unsigned long long*>(w.codes.data_ptr()),
                               reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>()), w.stage_w.data(),
-                              static_cast<int>(w.S), static_cast<int>(w.m), static_cast<int>(w.n), RT, J4,
+                              static_cast<int>(w.S), static_cast<int>(w.m), static_cast<int>(w.n), RT, KB,
                               out.data_ptr(), act_of(dtype), stream),
           "decode");
     return out;
@@ -125,7 +135,7 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
         throw Error("E8 shell linear (CUDA)", "workspace holds " + std::to_string(ws.numel()) + " int64, needs " +
                                                   std::to_string(need));
 
-    const int RT = static_cast<int>((m + 31) / 32), J4 = static_cast<int>((n + 31) / 32), n8p = 4 * J4;
+    const int RT = static_cast<int>((m + 31) / 32), KB = static_cast<int>((n + 63) / 64), n8p = 8 * KB;
     const int num_sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
     torch::Tensor limbs = torch::empty({B, int64_t{n8p} * 4}, x.options().dtype(torch::kInt32));
     torch::Tensor exps = torch::empty({B}, x.options().dtype(torch::kInt32));
@@ -153,16 +163,11 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
     a.ws = ws_p;
     a.m = static_cast<int>(m);
     a.RT = RT;
-    a.J4 = J4;
+    a.KB = KB;
     a.S = static_cast<int>(w.S);
     a.n8p = n8p;
     a.smem_table = use_smem_table(m * (n / 8) * w.S, num_sms);
     cl::e8_matvec_plan(a, num_sms);
-    for (int64_t t0 = 0; t0 < B; t0 += cl::kE8MatvecTokens) {
-        a.tok0 = static_cast<int>(t0);
-        a.ntok = static_cast<int>(std::min<int64_t>(cl::kE8MatvecTokens, B - t0));
-        check(cl::e8_shell_matvec(a, num_sms, stream), "matvec");
-    }
 
     cl::E8FinishArgs f;
     f.ws = ws_p;
@@ -170,7 +175,6 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
     f.qsum = reinterpret_cast<const long long*>(qsum.data_ptr<int64_t>());
     for (int64_t s = 0; s < w.S; ++s) f.stage_w[s] = w.stage_w[s];
     f.S = static_cast<int>(w.S);
-    f.B = static_cast<int>(B);
     f.m = static_cast<int>(m);
     f.blocks = blocks_of(m);
     f.transform = true;
@@ -178,15 +182,51 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
     f.su = reinterpret_cast<const __half*>(w.su.data_ptr());
     f.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
     f.act = act;
+    torch::Tensor yt;
     if (f.transform) {
         f.out = out.data_ptr();
-        check(cl::e8_shell_finish(f, stream), "finish");
     } else {
-        torch::Tensor yt = torch::empty({B, m}, x.options().dtype(torch::kFloat32));
+        yt = torch::empty({B, m}, x.options().dtype(torch::kFloat32));
         f.out = yt.data_ptr();
-        check(cl::e8_shell_finish(f, stream), "finish");
-        out.copy_(output_transform(yt, w));
     }
+    // Per chunk of tokens: the matvec's sums, then their finish (which cleans
+    // the workspace for the next chunk).
+    for (int64_t t0 = 0; t0 < B; t0 += cl::kE8MatvecTokens) {
+        a.tok0 = static_cast<int>(t0);
+        a.ntok = static_cast<int>(std::min<int64_t>(cl::kE8MatvecTokens, B - t0));
+        check(cl::e8_shell_matvec(a, num_sms, stream), "matvec");
+        f.tok0 = a.tok0;
+        f.B = a.ntok;
+        check(cl::e8_shell_finish(f, stream), "finish");
+    }
+    if (!f.transform) out.copy_(output_transform(yt, w));
 }
+
+void e8_shell_matvec_only(const E8ShellDeviceWeights& w, const torch::Tensor& limbs, int64_t B, torch::Tensor& ws) {
+    const c10::cuda::CUDAGuard guard(w.codes.device());
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+    const int RT = static_cast<int>((w.m + 31) / 32), KB = static_cast<int>((w.n + 63) / 64);
+    if (B < 1 || B > cl::kE8MatvecTokens || limbs.numel() < B * e8_shell_limb_elems(w.n) ||
+        limbs.scalar_type() != torch::kInt32 || ws.numel() < e8_shell_workspace_elems(w.m, w.S, B))
+        throw Error("E8 shell linear (CUDA)", "matvec_only: bad limbs, workspace or batch");
+    const int num_sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    cl::E8MatvecArgs a;
+    a.codes = reinterpret_cast<const unsigned long long*>(w.codes.data_ptr());
+    a.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+    a.limbs = reinterpret_cast<const uint32_t*>(limbs.data_ptr<int32_t>());
+    a.ws = reinterpret_cast<unsigned long long*>(ws.data_ptr<int64_t>());
+    a.m = static_cast<int>(w.m);
+    a.RT = RT;
+    a.KB = KB;
+    a.S = static_cast<int>(w.S);
+    a.n8p = 8 * KB;
+    a.smem_table = use_smem_table(w.m * (w.n / 8) * w.S, num_sms);
+    cl::e8_matvec_plan(a, num_sms);
+    a.tok0 = 0;
+    a.ntok = static_cast<int>(B);
+    check(cl::e8_shell_matvec(a, num_sms, stream), "matvec");
+}
+
+int64_t e8_shell_limb_elems(int64_t n) { return 4 * 8 * ((n + 63) / 64); }
 
 } // namespace glq::kernels::cuda

@@ -55,9 +55,26 @@ GLQ_TEST(gpu_layout_holds_exactly_the_checkpoint_codes) {
     for (auto [m, n] : std::vector<std::pair<int64_t, int64_t>>{{576, 576}, {37, 24}, {40, 2688}, {1, 8}}) {
         const ShellLayerArtifacts a = random_layer(m, n, 7, false, static_cast<uint64_t>(m * 31 + n));
         const torch::Tensor relaid = relay_shell_codes(a.qidxs);
+        const int64_t S = static_cast<int64_t>(a.qidxs.size()), KB = (n / 8 + 7) / 8;
         CHECK_EQ(relaid.size(0), (m + 31) / 32);
-        CHECK_EQ(relaid.size(1), (n / 8 + 3) / 4);
-        CHECK_EQ(relaid.size(2), static_cast<int64_t>(a.qidxs.size()));
+        CHECK_EQ(relaid.size(1), S);
+        CHECK_EQ(relaid.size(2), KB);
+        CHECK_EQ(relaid.size(3), 32);
+        CHECK_EQ(relaid.size(4), 8);
+        // The slot the CUDA matvec reads (mma fragments, see shell_gpu_layout.h):
+        // [rt][s][kb][4g + t][4ks + q] holds row 32rt + 8q + g, group 8kb + 4ks + t.
+        const auto* o = reinterpret_cast<const uint16_t*>(relaid.data_ptr<int16_t>());
+        const auto& code_of = cb::e8_signed_order().code_of;
+        for (int64_t s = 0; s < S; ++s) {
+            const torch::Tensor q = a.qidxs[static_cast<size_t>(s)].contiguous();
+            const auto* src = reinterpret_cast<const uint16_t*>(q.data_ptr<int16_t>());
+            for (int64_t i = 0; i < m; i += 7)
+                for (int64_t j = 0; j < n / 8; j += 3) {
+                    const int64_t rt = i / 32, r = i % 32, kb = j / 8, jj = j % 8;
+                    const int64_t lane = 4 * (r % 8) + jj % 4, k = 4 * (jj / 4) + r / 8;
+                    CHECK_EQ(o[(((rt * S + s) * KB + kb) * 32 + lane) * 8 + k], code_of[src[i * (n / 8) + j]]);
+                }
+        }
         const std::vector<torch::Tensor> back = unrelay_shell_codes(relaid, m, n);
         CHECK_EQ(back.size(), a.qidxs.size());
         for (size_t s = 0; s < back.size(); ++s) CHECK(torch::equal(back[s], a.qidxs[s]));

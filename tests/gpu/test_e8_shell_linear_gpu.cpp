@@ -86,7 +86,9 @@ GLQ_TEST(gpu_compressed_kernels_match_the_cpu_layer) {
         {2048, 2048, 2, false}, {4096, 1024, 6, false}, {64, 20480, 4, false},  // n > the prep kernel's limit
         {16384, 64, 3, true},                                                   // an output block > 8192
     };
-    const std::vector<int64_t> batches = {1, 2, 3, 5, 8, 9, 16, 17, 32, 64, 256};
+    // Both sides of each token-tile size (8, 16, 32 per launch), several
+    // launches (33, 100), and the dense route (from 128).
+    const std::vector<int64_t> batches = {1, 2, 3, 5, 8, 9, 16, 17, 32, 33, 64, 100, 128, 256};
     for (const Case& c : cases) {
         const ShellLayerArtifacts a = random_layer(c.m, c.n, c.bpw, c.bias, static_cast<uint64_t>(c.m * 3 + c.n + c.bpw));
         const CompressedShellLinear cpu(a, torch::kCPU);
@@ -117,9 +119,9 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
     glq::test::require_cuda();
     const ShellLayerArtifacts a = random_layer(4096, 4096, 4, true, 42);
     const auto w = device_weights(a);
-    torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(4096, 2, 16)},
+    torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(4096, 2, 32)},
                                     torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
-    for (int64_t B : {1, 8, 13}) {
+    for (int64_t B : {1, 8, 13, 45}) {
         const torch::Tensor x = torch::randn({B, 4096}).to(torch::kCUDA, torch::kBFloat16);
         const torch::Tensor first = run_checked(w, x, ws);
         for (int rep = 0; rep < 5; ++rep) CHECK_MSG(torch::equal(run_checked(w, x, ws), first), "B " << B << " run " << rep);
@@ -135,6 +137,11 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
         const torch::Tensor global = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_table_placement(E8TablePlacement::Auto);
         CHECK_MSG(torch::equal(shared, global), "B " << B);
+        // Programmatic dependent launch changes when kernels start, not what they compute.
+        glq::kernels::cuda::e8_shell_set_pdl(0);
+        const torch::Tensor serial = run_checked(w, x, ws);
+        glq::kernels::cuda::e8_shell_set_pdl(-1);
+        CHECK_MSG(torch::equal(shared, serial), "PDL, B " << B);
         const CompressedShellLinear cpu(a, torch::kCPU);
         CHECK(rel_max_error(shared, cpu.forward(x.cpu())) < 2e-4);
     }

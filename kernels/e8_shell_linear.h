@@ -62,6 +62,12 @@ void e8_shell_set_dense_min_batch(int64_t b);
 // the default (on where the device has it; GLQ_E8_PDL=0 turns it off).
 void e8_shell_set_pdl(int mode);
 
+// The single-launch op for B <= 32 (where the shape and device allow it): 1
+// everywhere it can run, 0 off (prep + matvec + finish), -1 the default: on
+// for the shapes where it measured faster (small layers; inputs of three or
+// more large FWHT blocks), GLQ_E8_FUSED=0 turns it off. Both give the same bits.
+void e8_shell_set_fused(int mode);
+
 // out = x·Ŵᵀ (+ bias) for x [B, n] (float32, float16 or bfloat16, contiguous),
 // out [B, m] of x's dtype, preallocated. ws: int64 CUDA tensor of at least
 // e8_shell_workspace_elems(m, S, B) elements, all zero; it is zero again on

@@ -116,6 +116,7 @@ int run_bench_kernels(int argc, char** argv) {
         .option("rotate-mib", "MIB", "weight copies per timing, in MiB of weights at least", "512")
         .option("routes-from", "B", "from this batch on, also time the route the op does not take (crossover)", "16")
         .flag("pdl-ab", "also time each op with programmatic dependent launch off")
+        .flag("fused-ab", "also time each op as three kernels where it runs as one launch")
         .option("json", "FILE", "also write the results as JSON");
     if (!args.parse(argc, argv, std::cout)) return 0;
 #ifndef GLQ_WITH_CUDA
@@ -128,7 +129,7 @@ int run_bench_kernels(int argc, char** argv) {
     const int repeats = static_cast<int>(args.get_int("repeats"));
     const double rotate = static_cast<double>(args.get_int("rotate-mib")) * 1024.0 * 1024.0;
     const int64_t routes_from = args.get_int("routes-from");
-    const bool pdl_ab = args.has("pdl-ab");
+    const bool pdl_ab = args.has("pdl-ab"), fused_ab = args.has("fused-ab");
     namespace kc = glq::kernels::cuda;
     const int64_t dense_min = kc::e8_shell_dense_min_batch();
     torch::NoGradGuard no_grad;
@@ -141,7 +142,7 @@ int run_bench_kernels(int argc, char** argv) {
     std::cout << std::left << std::setw(14) << "shape" << std::right << std::setw(12) << "m x n" << std::setw(5) << "bpw"
               << std::setw(5) << "B" << std::setw(11) << "glq µs" << std::setw(11) << "bf16 µs" << std::setw(9) << "speedup"
               << std::setw(10) << "glq GB/s" << std::setw(8) << "of BW" << std::setw(10) << "bf16 GB/s" << std::setw(11)
-              << "matvec µs" << std::setw(12) << "other route" << std::setw(10) << "no PDL" << "\n";
+              << "matvec µs" << std::setw(12) << "other route" << std::setw(10) << "no PDL" << std::setw(10) << "3 kernels" << "\n";
     nlohmann::json rows = nlohmann::json::array();
     for (const Shape& s : shapes) {
         const double dense_bytes = static_cast<double>(s.m * s.n * 2);
@@ -191,6 +192,12 @@ int run_bench_kernels(int argc, char** argv) {
                     t_nopdl = time_calls(ours, repeats);
                     kc::e8_shell_set_pdl(-1);
                 }
+                double t_three = 0;
+                if (fused_ab && B <= 32) {
+                    kc::e8_shell_set_fused(0);
+                    t_three = time_calls(ours, repeats);
+                    kc::e8_shell_set_fused(-1);
+                }
                 const double gbs = glq_bytes / (t_ours * 1e-6) / 1e9;
                 const double dense_gbs = dense_bytes / (t_bf16 * 1e-6) / 1e9;
                 std::cout << std::left << std::setw(14) << s.name << std::right << std::setw(12)
@@ -198,7 +205,8 @@ int run_bench_kernels(int argc, char** argv) {
                           << std::setprecision(2) << std::setw(11) << t_ours << std::setw(11) << t_bf16 << std::setw(8)
                           << t_bf16 / t_ours << "x" << std::setprecision(0) << std::setw(10) << gbs << std::setw(7)
                           << 100.0 * gbs * 1e9 / read_bw << "%" << std::setw(10) << dense_gbs << std::setprecision(2)
-                          << std::setw(11) << t_matvec << std::setw(12) << t_other << std::setw(10) << t_nopdl << "\n";
+                          << std::setw(11) << t_matvec << std::setw(12) << t_other << std::setw(10) << t_nopdl << std::setw(10)
+                          << t_three << "\n";
                 nlohmann::json row = {{"shape", s.name}, {"m", s.m}, {"n", s.n}, {"bpw", bpw}, {"batch", B},
                                       {"glq_us", t_ours}, {"bf16_us", t_bf16}, {"speedup", t_bf16 / t_ours},
                                       {"glq_weight_bytes", glq_bytes}, {"bf16_weight_bytes", dense_bytes},
@@ -207,6 +215,7 @@ int run_bench_kernels(int argc, char** argv) {
                 if (t_matvec > 0) row["matvec_us"] = t_matvec;
                 if (t_other > 0) row["other_route_us"] = t_other;
                 if (t_nopdl > 0) row["no_pdl_us"] = t_nopdl;
+                if (t_three > 0) row["three_kernels_us"] = t_three;
                 rows.push_back(row);
             }
         }

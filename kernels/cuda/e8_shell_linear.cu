@@ -1,6 +1,7 @@
 // CUDA kernels of the compressed E8 shell linear (see e8_shell_linear.cuh).
 
 #include "kernels/cuda/e8_shell_linear.cuh"
+#include "kernels/cuda/e8_shell_device.cuh"
 
 #include <algorithm>
 #include <atomic>
@@ -13,26 +14,8 @@
 #include <cuda_bf16.h>
 
 namespace glq::kernels::cuda_launch {
-namespace {
 
-constexpr int kPrepThreads = 1024;
-constexpr int kFinishThreads = 1024;
-
-// Raise a kernel's dynamic shared memory limit once per device (a host call
-// that must not wait for the inside of a CUDA graph capture).
-template <auto Kernel>
-cudaError_t ensure_smem(int bytes) {
-    static std::atomic<unsigned> done{0};
-    int dev = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e != cudaSuccess) return e;
-    const unsigned bit = 1u << (dev & 31);
-    if (done.load() & bit) return cudaSuccess;
-    e = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (e == cudaSuccess) done.fetch_or(bit);
-    return e;
-}
-
+namespace e8dev {
 std::atomic<int> g_pdl{-1};  // -1: from GLQ_E8_PDL (default on) and the device
 
 bool e8_pdl_enabled() {
@@ -48,79 +31,13 @@ bool e8_pdl_enabled() {
     }();
     return on;
 }
+} // namespace e8dev
 
-// Programmatic dependent launch (sm_90): wait for the previous kernel's
-// results / let the next kernel start its prologue. No-ops elsewhere.
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_trigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
+namespace {
+using namespace e8dev;
 
-__device__ __forceinline__ float load_act(const void* x, E8Act act, size_t i) {
-    switch (act) {
-    case E8Act::f16: return __half2float(static_cast<const __half*>(x)[i]);
-    case E8Act::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(x)[i]);
-    default: return static_cast<const float*>(x)[i];
-    }
-}
-
-__device__ __forceinline__ void store_act(void* y, E8Act act, size_t i, float v) {
-    switch (act) {
-    case E8Act::f16: static_cast<__half*>(y)[i] = __float2half_rn(v); break;
-    case E8Act::bf16: static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16_rn(v); break;
-    default: static_cast<float*>(y)[i] = v;
-    }
-}
-
-// In-place block FWHT (unnormalised) of s[0, n) over the blocks, all threads.
-__device__ void block_fwht_shared(float* s, const E8Blocks& bl) {
-    int off = 0;
-    for (int k = 0; k < bl.count; ++k) {
-        const int sz = bl.size[k];
-        for (int lh = 0; (1 << lh) < sz; ++lh) {
-            const int h = 1 << lh;
-            for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
-                const int i = off + ((p >> lh) << (lh + 1)) + (p & (h - 1));
-                const float a = s[i], c = s[i + h];
-                s[i] = a + c;
-                s[i + h] = a - c;
-            }
-            __syncthreads();
-        }
-        off += sz;
-    }
-}
-
-__device__ __forceinline__ float block_scale_of(const E8Blocks& bl, int i) {
-    int off = 0;
-    for (int k = 0; k < bl.count; ++k) {
-        if (i < off + bl.size[k]) return rsqrtf(static_cast<float>(bl.size[k]));
-        off += bl.size[k];
-    }
-    return 1.0f;
-}
-
-template <typename V, typename Op>
-__device__ V block_reduce(V v, Op op, V* scratch) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();  // scratch may be in use by a previous reduction
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        V w = lane < nw ? scratch[lane] : V(0);
-        for (int o = 16; o > 0; o >>= 1) w = op(w, __shfl_xor_sync(0xffffffffu, w, o));
-        if (lane == 0) scratch[0] = w;
-    }
-    __syncthreads();
-    return scratch[0];
-}
+constexpr int kPrepThreads = 1024;
+constexpr int kFinishThreads = 1024;
 
 // One CTA per token.
 __global__ void __launch_bounds__(kPrepThreads) prep_kernel(const void* __restrict__ x, E8Act act,
@@ -193,26 +110,6 @@ __global__ void __launch_bounds__(kPrepThreads) prep_kernel(const void* __restri
         exps[b] = bad != 0.0f ? kE8TokenInvalid : e;
         qsum[b] = qs;
     }
-}
-
-__device__ __forceinline__ uint32_t decode_word(const uint32_t* tab, uint32_t c) {
-    // idx = c for c < P, c - P otherwise (c - P wraps above c when c < P).
-    const uint32_t d = c - kE8SignedPairsDev;
-    const uint32_t w = tab[min(c, d)];
-    return d < kE8SignedPairsDev ? kE8NegateMaskDev - w : w;
-}
-
-// D += A·B for one m16n8k32 tile: A the code nibbles (u8, 0..12), B a limb of
-// the activations (hi: s8, lo: u8), exact int32 accumulators.
-__device__ __forceinline__ void mma_u8s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ void mma_u8u8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 constexpr int kSmemThreads = 512, kGlobalThreads = 256;
@@ -325,26 +222,6 @@ __global__ void __launch_bounds__(SMEM ? kSmemThreads : kGlobalThreads, 1) matve
     }
 }
 
-// Launch with programmatic stream serialization where the device has it
-// (sm_90): the kernel may start while the previous one ends, and waits for
-// its results in pdl_wait().
-template <typename... KArgs, typename... Args>
-cudaError_t launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    if (e8_pdl_enabled()) {
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-    }
-    return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
-}
-
 template <int NTILE>
 cudaError_t launch_matvec_t(const E8MatvecArgs& a, int num_sms, cudaStream_t stream) {
     const int items = a.RT * a.S * a.nsplit;
@@ -453,10 +330,20 @@ __device__ __forceinline__ void store8(void* y, E8Act act, size_t i, const float
 
 // One thread per (row tile, block, lane): the lane's 8 codes of every stage,
 // 64 outputs, stored as 8-column vectors (four lanes write 64 contiguous bytes).
-__global__ void decode_kernel(const uint4* __restrict__ codes, const uint32_t* __restrict__ tab, float w0, float w1,
-                              float w2, float w3, int S, int m, int n, int RT, int KB, void* w, E8Act act) {
-    const long long tid = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (tid >= static_cast<long long>(RT) * KB * 32) return;
+// A grid of one CTA per SM holds the table in shared memory (gathers from L2
+// would bound it) and strides over the work.
+constexpr int kDecodeThreads = 512;
+__global__ void __launch_bounds__(kDecodeThreads, 1) decode_kernel(const uint4* __restrict__ codes, const uint32_t* __restrict__ gtab,
+                                                                  float w0, float w1, float w2, float w3, int S, int m, int n,
+                                                                  int RT, int KB, void* w, E8Act act) {
+    extern __shared__ uint4 dtab4[];
+    for (int i = threadIdx.x; i < static_cast<int>(kE8SignedRowsDev / 4); i += kDecodeThreads)
+        dtab4[i] = __ldg(reinterpret_cast<const uint4*>(gtab) + i);
+    __syncthreads();
+    const uint32_t* tab = reinterpret_cast<const uint32_t*>(dtab4);
+    const long long total = static_cast<long long>(RT) * KB * 32;
+    for (long long tid = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; tid < total;
+         tid += static_cast<long long>(gridDim.x) * blockDim.x) {
     const int lane = static_cast<int>(tid & 31);
     const long long blk = tid >> 5;
     const int kb = static_cast<int>(blk % KB), rt = static_cast<int>(blk / KB);
@@ -492,6 +379,7 @@ __global__ void decode_kernel(const uint4* __restrict__ codes, const uint32_t* _
             const int row = rt * 32 + 8 * q + g, col = 8 * (kb * 8 + ks * 4 + t);
             if (row < m && col < n) store8(w, act, static_cast<size_t>(row) * n + col, v[q][ks]);
         }
+    }
 }
 
 } // namespace
@@ -527,7 +415,7 @@ cudaError_t e8_shell_matvec(const E8MatvecArgs& a, int num_sms, cudaStream_t str
     return cudaErrorInvalidValue;
 }
 
-void e8_shell_set_pdl(int mode) { g_pdl.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
+void e8_shell_set_pdl(int mode) { e8dev::g_pdl.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
 
 cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream) {
     if (a.B <= 0) return cudaSuccess;
@@ -546,7 +434,14 @@ cudaError_t e8_shell_decode(const unsigned long long* codes, const uint32_t* tab
     const long long threads = static_cast<long long>(RT) * KB * 32;
     if (threads == 0) return cudaSuccess;
     const float w0 = stage_w[0], w1 = S > 1 ? stage_w[1] : 0.f, w2 = S > 2 ? stage_w[2] : 0.f, w3 = S > 3 ? stage_w[3] : 0.f;
-    decode_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(
+    const size_t smem = kE8SignedRowsDev * sizeof(uint32_t);
+    const cudaError_t e = ensure_smem<decode_kernel>(static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+    int dev = 0, sms = 1;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    const long long need = (threads + kDecodeThreads - 1) / kDecodeThreads;
+    decode_kernel<<<static_cast<unsigned>(std::min<long long>(need, sms)), kDecodeThreads, smem, stream>>>(
         reinterpret_cast<const uint4*>(codes), table, w0, w1, w2, w3, S, m, n, RT, KB, w, act);
     return cudaGetLastError();
 }

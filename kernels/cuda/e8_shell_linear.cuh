@@ -88,6 +88,35 @@ struct E8FinishArgs {
 };
 cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream);
 
+// The whole op in one cooperative launch (e8_shell_fused.cu) for B <= 32
+// tokens when every FWHT block is <= kE8FusedMaxBlock: same bits as prep +
+// matvec + finish, two grid barriers instead of two kernel boundaries.
+constexpr int kE8FusedMaxBlock = 16384;
+struct E8FusedArgs {
+    const void* x = nullptr;          // [B, n] of act
+    E8Act act = E8Act::f32;
+    const __half *sv = nullptr, *su = nullptr;
+    const float* bias = nullptr;      // [m] or null
+    void* out = nullptr;              // [B, m] of act
+    const uint4* codes = nullptr;     // relaid layout
+    const uint32_t* table = nullptr;  // signed-order rows
+    float* xt = nullptr;              // scratch [B, n]
+    float* amax = nullptr;            // scratch [B, bin.count]
+    long long* qpart = nullptr;       // scratch [nsplit, B]
+    unsigned long long* ws = nullptr; // [B][S][m], zero on entry and on return
+    float stage_w[kE8MaxStages] = {};
+    int B = 1, n = 0, m = 0, S = 1, RT = 0, KB = 0;
+    E8Blocks bin, bout;
+    bool smem_table = false;
+    // Set by e8_fused_plan:
+    int nsplit = 1, klen = 1, ngroups = 1, wlen = 1, ntile = 1, grid = 1, max_smem = 0;
+    size_t smem = 0;
+};
+// Fills the plan (splits, grid, shared memory); false when the shape, the
+// batch or the device does not allow the fused op (then use the three kernels).
+bool e8_fused_plan(E8FusedArgs& a, int num_sms, int max_smem);
+cudaError_t e8_shell_fused(const E8FusedArgs& a, cudaStream_t stream);
+
 // W~ [m, n] (RHT domain) of `act` type from the relaid codes.
 cudaError_t e8_shell_decode(const unsigned long long* codes, const uint32_t* table, const float* stage_w, int S,
                             int m, int n, int RT, int KB, void* w, E8Act act, cudaStream_t stream);

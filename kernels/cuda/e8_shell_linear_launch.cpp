@@ -66,6 +66,34 @@ bool use_smem_table(int64_t codes, int num_sms) {
     return codes >= per_sm * num_sms;
 }
 
+std::atomic<int> g_fused{-1};  // -1: GLQ_E8_FUSED (default on)
+
+bool fused_forced() { return g_fused.load() == 1; }
+
+bool fused_enabled() {
+    const int forced = g_fused.load();
+    if (forced >= 0) return forced != 0;
+    static const bool on = [] {
+        const char* v = std::getenv("GLQ_E8_FUSED");
+        return !(v && std::string(v) == "0");
+    }();
+    return on;
+}
+
+// Where the single launch beats prep + matvec + finish, as measured on the
+// H200 (docs/benchmarks.md, "One launch"): small layers, whose time is the
+// three kernels' latency (<= 2048 codes per SM: 1.1-1.25x), and inputs of
+// three or more FWHT blocks from 8192 on, whose blocks the fused op transforms
+// in parallel where the prep kernel takes them one after the other (the 8B
+// down projection, 14336 = 8192 + 4096 + 2048: 1.16-1.32x). Elsewhere its
+// K-range-per-CTA matvec is slower (0.5-0.9x on 2048^2 .. 8192^2).
+bool fused_pays(int64_t m, int64_t n, int64_t S, int num_sms) {
+    if (fused_forced()) return true;
+    if (m * (n / 8) * S <= int64_t{2048} * num_sms) return true;
+    const std::vector<int64_t> blocks = block_decompose(n);
+    return n >= 8192 && blocks.size() >= 3;
+}
+
 torch::Tensor output_transform(const torch::Tensor& yt, const E8ShellDeviceWeights& w) {
     torch::Tensor y = block_hadamard(yt) * w.su.to(torch::kFloat32);
     if (w.bias.defined()) y = y + w.bias;
@@ -88,6 +116,8 @@ int64_t e8_shell_dense_min_batch() {
 void e8_shell_set_dense_min_batch(int64_t b) { g_dense_min_batch.store(b > 0 ? b : -1); }
 
 void e8_shell_set_pdl(int mode) { cl::e8_shell_set_pdl(mode); }
+
+void e8_shell_set_fused(int mode) { g_fused.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
 
 bool current_stream_capturing() {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
@@ -134,6 +164,40 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
     if (ws.scalar_type() != torch::kInt64 || ws.numel() < need || ws.device() != x.device())
         throw Error("E8 shell linear (CUDA)", "workspace holds " + std::to_string(ws.numel()) + " int64, needs " +
                                                   std::to_string(need));
+    const int num_sms_f = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    if (fused_enabled() && B <= cl::kE8MatvecTokens && fused_pays(m, n, w.S, num_sms_f)) {
+        cl::E8FusedArgs fa;
+        fa.x = x.data_ptr();
+        fa.act = act;
+        fa.sv = reinterpret_cast<const __half*>(w.sv.data_ptr());
+        fa.su = reinterpret_cast<const __half*>(w.su.data_ptr());
+        fa.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+        fa.out = out.data_ptr();
+        fa.codes = reinterpret_cast<const uint4*>(w.codes.data_ptr());
+        fa.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+        fa.ws = reinterpret_cast<unsigned long long*>(ws.data_ptr<int64_t>());
+        for (int64_t s = 0; s < w.S; ++s) fa.stage_w[s] = w.stage_w[s];
+        fa.B = static_cast<int>(B);
+        fa.n = static_cast<int>(n);
+        fa.m = static_cast<int>(m);
+        fa.S = static_cast<int>(w.S);
+        fa.RT = static_cast<int>((m + 31) / 32);
+        fa.KB = static_cast<int>((n + 63) / 64);
+        fa.bin = blocks_of(n);
+        fa.bout = blocks_of(m);
+        fa.smem_table = use_smem_table(m * (n / 8) * w.S, num_sms_f);
+        const int max_smem = static_cast<int>(at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin);
+        if (cl::e8_fused_plan(fa, num_sms_f, max_smem)) {
+            const torch::Tensor xt = torch::empty({B, n}, x.options().dtype(torch::kFloat32));
+            const torch::Tensor amax = torch::empty({B * fa.bin.count}, x.options().dtype(torch::kFloat32));
+            const torch::Tensor qpart = torch::empty({int64_t{fa.nsplit} * B}, x.options().dtype(torch::kInt64));
+            fa.xt = xt.data_ptr<float>();
+            fa.amax = amax.data_ptr<float>();
+            fa.qpart = reinterpret_cast<long long*>(qpart.data_ptr<int64_t>());
+            check(cl::e8_shell_fused(fa, stream), "fused");
+            return;
+        }
+    }
 
     const int RT = static_cast<int>((m + 31) / 32), KB = static_cast<int>((n + 63) / 64), n8p = 8 * KB;
     const int num_sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;

@@ -3,7 +3,8 @@
 // shapes (non-powers of two, block-diagonal sizes, n above the prep kernel's
 // shared-memory limit, output blocks above the finish kernel's), 1-4 stages,
 // B = 1..256 on both sides of the dense crossover, three activation dtypes,
-// both table placements. Outputs are poisoned before each call, every launch
+// both table placements, the single-launch op against the three kernels.
+// Outputs are poisoned before each call, every launch
 // is checked, the workspace must be zero again after each call, and the same
 // input must give bit-identical output. A whole GLQ model on the GPU gives the
 // decode-on-load path's logits, eagerly and from the captured decode step.
@@ -137,13 +138,28 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
         const torch::Tensor global = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_table_placement(E8TablePlacement::Auto);
         CHECK_MSG(torch::equal(shared, global), "B " << B);
-        // Programmatic dependent launch changes when kernels start, not what they compute.
+        const CompressedShellLinear cpu(a, torch::kCPU);
+        CHECK(rel_max_error(shared, cpu.forward(x.cpu())) < 2e-4);
+        // Programmatic dependent launch (of the three kernels) changes when
+        // kernels start, not what they compute.
+        glq::kernels::cuda::e8_shell_set_fused(0);
+        const torch::Tensor pdl = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_pdl(0);
         const torch::Tensor serial = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_pdl(-1);
-        CHECK_MSG(torch::equal(shared, serial), "PDL, B " << B);
-        const CompressedShellLinear cpu(a, torch::kCPU);
-        CHECK(rel_max_error(shared, cpu.forward(x.cpu())) < 2e-4);
+        glq::kernels::cuda::e8_shell_set_fused(-1);
+        CHECK_MSG(torch::equal(pdl, serial), "PDL, B " << B);
+    }
+    // The single-launch op and the three kernels compute the same integers and
+    // the same float operations in the same order: the same bits.
+    for (int64_t B : {1, 5, 8, 13, 16, 32}) {
+        const torch::Tensor x = torch::randn({B, 4096}).to(torch::kCUDA, torch::kBFloat16);
+        glq::kernels::cuda::e8_shell_set_fused(0);
+        const torch::Tensor three = run_checked(w, x, ws);
+        glq::kernels::cuda::e8_shell_set_fused(1);
+        const torch::Tensor fused = run_checked(w, x, ws);
+        glq::kernels::cuda::e8_shell_set_fused(-1);
+        CHECK_MSG(torch::equal(three, fused), "fused, B " << B);
     }
 }
 

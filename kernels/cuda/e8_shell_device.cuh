@@ -1,0 +1,150 @@
+#pragma once
+// Device helpers shared by the compressed E8 shell linear's kernels
+// (e8_shell_linear.cu: prep / matvec / finish / decode; e8_shell_fused.cu: the
+// single-launch op): activation loads and stores, the shared-memory block
+// FWHT, block reductions, the signed-order decoder, the integer mma, and the
+// launch helpers (dynamic shared memory, programmatic dependent launch).
+
+#include <atomic>
+#include <utility>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/e8_shell_linear.cuh"
+
+namespace glq::kernels::cuda_launch::e8dev {
+
+// Programmatic dependent launch enabled (defined in e8_shell_linear.cu).
+bool e8_pdl_enabled();
+
+// Raise a kernel's dynamic shared memory limit once per device (a host call
+// that must not wait for the inside of a CUDA graph capture).
+template <auto Kernel>
+cudaError_t ensure_smem(int bytes) {
+    static std::atomic<unsigned> done{0};
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    const unsigned bit = 1u << (dev & 31);
+    if (done.load() & bit) return cudaSuccess;
+    e = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (e == cudaSuccess) done.fetch_or(bit);
+    return e;
+}
+
+// Programmatic dependent launch (sm_90): wait for the previous kernel's
+// results / let the next kernel start its prologue. No-ops elsewhere.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ float load_act(const void* x, E8Act act, size_t i) {
+    switch (act) {
+    case E8Act::f16: return __half2float(static_cast<const __half*>(x)[i]);
+    case E8Act::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(x)[i]);
+    default: return static_cast<const float*>(x)[i];
+    }
+}
+
+__device__ __forceinline__ void store_act(void* y, E8Act act, size_t i, float v) {
+    switch (act) {
+    case E8Act::f16: static_cast<__half*>(y)[i] = __float2half_rn(v); break;
+    case E8Act::bf16: static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16_rn(v); break;
+    default: static_cast<float*>(y)[i] = v;
+    }
+}
+
+// In-place block FWHT (unnormalised) of s[0, n) over the blocks, all threads.
+inline __device__ void block_fwht_shared(float* s, const E8Blocks& bl) {
+    int off = 0;
+    for (int k = 0; k < bl.count; ++k) {
+        const int sz = bl.size[k];
+        for (int lh = 0; (1 << lh) < sz; ++lh) {
+            const int h = 1 << lh;
+            for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
+                const int i = off + ((p >> lh) << (lh + 1)) + (p & (h - 1));
+                const float a = s[i], c = s[i + h];
+                s[i] = a + c;
+                s[i + h] = a - c;
+            }
+            __syncthreads();
+        }
+        off += sz;
+    }
+}
+
+__device__ __forceinline__ float block_scale_of(const E8Blocks& bl, int i) {
+    int off = 0;
+    for (int k = 0; k < bl.count; ++k) {
+        if (i < off + bl.size[k]) return rsqrtf(static_cast<float>(bl.size[k]));
+        off += bl.size[k];
+    }
+    return 1.0f;
+}
+
+template <typename V, typename Op>
+__device__ V block_reduce(V v, Op op, V* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();  // scratch may be in use by a previous reduction
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        V w = lane < nw ? scratch[lane] : V(0);
+        for (int o = 16; o > 0; o >>= 1) w = op(w, __shfl_xor_sync(0xffffffffu, w, o));
+        if (lane == 0) scratch[0] = w;
+    }
+    __syncthreads();
+    return scratch[0];
+}
+
+__device__ __forceinline__ uint32_t decode_word(const uint32_t* tab, uint32_t c) {
+    // idx = c for c < P, c - P otherwise (c - P wraps above c when c < P).
+    const uint32_t d = c - kE8SignedPairsDev;
+    const uint32_t w = tab[min(c, d)];
+    return d < kE8SignedPairsDev ? kE8NegateMaskDev - w : w;
+}
+
+// D += A·B for one m16n8k32 tile: A the code nibbles (u8, 0..12), B a limb of
+// the activations (hi: s8, lo: u8), exact int32 accumulators.
+__device__ __forceinline__ void mma_u8s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_u8u8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Launch with programmatic stream serialization where the device has it
+// (sm_90): the kernel may start while the previous one ends, and waits for
+// its results in pdl_wait().
+template <typename... KArgs, typename... Args>
+cudaError_t launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    if (e8_pdl_enabled()) {
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+    }
+    return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+}
+
+} // namespace glq::kernels::cuda_launch::e8dev

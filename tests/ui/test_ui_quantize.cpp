@@ -405,5 +405,5 @@ private:
     QString checkpoint_;
 };
 
-QTEST_MAIN(TestUiQuantize)
+GLQ_QTEST_MAIN(TestUiQuantize)
 #include "test_ui_quantize.moc"

@@ -25,6 +25,7 @@
 #include "core/plan/module_name.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/quant/hessian.h"
+#include "core/quant/job_record.h"
 #include "core/quant/quantize_layer.h"
 #include "kernels/device.h"
 
@@ -505,6 +506,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     summary.output_dir = o.output_dir;
     summary.bpw = plan;
     summary.calibration = p.calibration.description;
+    summary.streamed_layers = load.stream_layers;
     GlqCheckpointContents contents;
     torch::Tensor hidden = embed_windows(p, cb);
     // Progress counts weights, so the bar and its ETA move inside a linear
@@ -622,6 +624,19 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
         contents.run.tune_iters = std::max(contents.run.tune_iters, passes);
     }
     contents.run.total_time_s = seconds_since(started);
+    double bits = 0, params = 0;
+    for (const auto& [prefix, a] : contents.layers) {
+        const double n = static_cast<double>(a.out_features() * a.in_features());
+        bits += n * a.bpw;
+        params += n;
+    }
+    summary.average_bpw = params > 0 ? bits / params : 0.0;
+    // What the checkpoint does not record itself (the calibration text, how
+    // the rates were chosen), for the model card: written with the
+    // checkpoint, so it appears with it or not at all. Its time is the
+    // job's up to the export, as quantize_config.json's total_time_s.
+    summary.seconds = contents.run.total_time_s;
+    contents.extra_files.emplace(kJobRecordFile, job_record_json(o, summary));
     p.model.reset();
     try {
         write_glq_checkpoint(o.output_dir, contents, cb.progress);
@@ -635,13 +650,6 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
         std::error_code ec;
         fs::remove_all(resume_dir, ec);
     }
-    double bits = 0, params = 0;
-    for (const auto& [prefix, a] : contents.layers) {
-        const double n = static_cast<double>(a.out_features() * a.in_features());
-        bits += n * a.bpw;
-        params += n;
-    }
-    summary.average_bpw = params > 0 ? bits / params : 0.0;
     summary.seconds = seconds_since(started);
     return summary;
 }

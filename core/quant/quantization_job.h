@@ -132,12 +132,15 @@ struct QuantizationSummary {
     std::string calibration;         // CalibrationData::description
     int hessian_layers_from_cache = 0;
     int resumed_linears = 0;
+    bool streamed_layers = false;    // the weights stayed on the host (LayerStreaming's choice)
     double seconds = 0.0;
 };
 
 std::filesystem::path default_hessian_cache_dir();
 
-// The whole job. Throws glq::Error (bad input, failed write), glq::Cancelled.
+// The whole job. The checkpoint folder gets the job record too
+// (job_record.h), whoever started the job. Throws glq::Error (bad input,
+// failed write), glq::Cancelled.
 QuantizationSummary run_quantization_job(const QuantizationJobOptions& options,
                                          const QuantizationCallbacks& callbacks = {});
 

@@ -20,6 +20,7 @@
 #include "core/model/weights.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/format/glq_model_loader.h"
+#include "core/quant/job_record.h"
 #include "core/quant/quantization_job.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
@@ -134,6 +135,14 @@ GLQ_TEST(quantizes_end_to_end_and_reloads) {
         CHECK_EQ(seen, 5 * 7);
         CHECK_NEAR(s.average_bpw, double(bpw), 1e-9);
         CHECK(!fs::exists(out.string() + ".glq-resume"));
+        {
+            // The job itself leaves its record, whichever front end ran it.
+            const nlohmann::json record = nlohmann::json::parse(glq::read_file(out / glq::quant::kJobRecordFile));
+            CHECK_EQ(record.value("version", 0), 2);
+            CHECK_EQ(record.value("rates", std::string()), "uniform " + std::to_string(bpw) + " bpw");
+            CHECK_EQ(record["layers"].size(), size_t(35));
+            CHECK_EQ(record["calibration"].value("nsamples", int64_t(0)), options_for(model, out, tmp, bpw).calibration.nsamples);
+        }
         const GlqCheckpoint ck = read_glq_checkpoint(out);
         CHECK_EQ(ck.layers.size(), size_t(35));
         CHECK_EQ(ck.quantization.layer_bpw.at("model.layers.4.mlp.down_proj"), bpw);

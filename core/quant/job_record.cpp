@@ -20,15 +20,6 @@ std::string fixed(double v, int digits) {
     return s.str();
 }
 
-const char* streaming_name(LayerStreaming m) {
-    switch (m) {
-    case LayerStreaming::On: return "on";
-    case LayerStreaming::Off: return "off";
-    case LayerStreaming::Auto: break;
-    }
-    return "auto";
-}
-
 std::string rates_description(const QuantizationJobOptions& o) {
     if (o.bpw_map) return "per-layer bpw map";
     if (!o.bpw_map_file.empty()) return "per-layer bpw map (" + o.bpw_map_file.filename().string() + ")";
@@ -62,7 +53,7 @@ std::string job_record_json(const QuantizationJobOptions& o, const QuantizationS
           {"seed", o.calibration.seed},
           {"contiguous", o.calibration.contiguous}}},
         {"device", o.device.str()},
-        {"layer_streaming", streaming_name(o.layer_streaming)},
+        {"layer_streaming", layer_streaming_name(o.layer_streaming)},
         {"streamed", s.streamed_layers},
         {"rates", rates_description(o)},
         {"tune_iters", o.tune_iters == kTuneItersAuto ? json("auto") : json(o.tune_iters)},

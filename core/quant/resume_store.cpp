@@ -109,17 +109,22 @@ std::optional<QuantizedLayer> ResumeStore::load(const std::string& prefix, const
     };
     auto meta_it = st->metadata().find("glq_resume");
     if (meta_it == st->metadata().end()) throw Error(file.string(), "not a resume file (no glq_resume metadata)");
-    const json meta = json::parse(meta_it->second);
     QuantizedLayer q;
-    q.metrics = metrics_from_json(meta.at("metrics"));
     ShellLayerArtifacts& a = q.artifacts;
+    try {
+        const json meta = json::parse(meta_it->second);
+        q.metrics = metrics_from_json(meta.at("metrics"));
+        a.wscale = meta.at("wscale").get<float>();
+        a.inv_resid_scale = meta.at("inv_resid_scale").get<std::vector<float>>();
+    } catch (const json::exception& e) {
+        // A damaged file is named, not reported as a bare nlohmann message.
+        throw Error(file.string(), std::string("corrupt resume file (") + e.what() + "); rerun without --resume");
+    }
     a.bpw = q.metrics.bpw;
     for (int s = 0; st->find("Qidxs" + std::to_string(s)); ++s) a.qidxs.push_back(tensor("Qidxs" + std::to_string(s)));
     a.su = tensor("SU");
     a.sv = tensor("SV");
     if (st->find("bias")) a.bias = tensor("bias");
-    a.wscale = meta.at("wscale").get<float>();
-    a.inv_resid_scale = meta.at("inv_resid_scale").get<std::vector<float>>();
     a.validate(file.string());
     q.w_hat = dequantize_layer(a, device);
     return q;

@@ -22,6 +22,7 @@
 #include "core/format/glq_model_loader.h"
 #include "core/quant/job_record.h"
 #include "core/quant/quantization_job.h"
+#include "core/quant/resume_store.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
 
@@ -239,6 +240,32 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     CHECK(snapshot(model) == source);
 
     check_same_codes(out, uninterrupted(o, tmp / "fresh"));
+}
+
+GLQ_TEST(resume_store_is_matched_on_its_settings_and_names_a_damaged_file) {
+    const fs::path out = glq::test::temp_dir() / "store";
+    const std::string settings = glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 2}}, -1);
+    {
+        const glq::quant::ResumeStore fresh(out, settings, /*resume=*/true);  // nothing to resume yet
+        CHECK(!fresh.resumed());
+        CHECK(!fresh.load("model.layers.0.mlp.up_proj", torch::kCPU));
+        // A file whose metadata is damaged (a truncated JSON object).
+        const float x = 1.0f;
+        glq::io::write_safetensors(fresh.dir() / "model.layers.0.mlp.up_proj.safetensors",
+                                   std::vector<glq::io::TensorRef>{
+                                       {"SU", glq::io::DType::F32, {1}, {reinterpret_cast<const std::byte*>(&x), 4}}},
+                                   {{"glq_resume", "{\"wscale\": 1"}});
+    }
+    const glq::quant::ResumeStore again(out, settings, true);
+    CHECK(again.resumed());
+    CHECK_THROWS_WITH(again.load("model.layers.0.mlp.up_proj", torch::kCPU),
+                      (again.dir() / "model.layers.0.mlp.up_proj.safetensors").string() + ": corrupt resume file");
+    // Other settings (another plan): started afresh, the old linears gone.
+    const glq::quant::ResumeStore other(out, glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 3}}, -1), true);
+    CHECK(!other.resumed());
+    CHECK(!other.load("model.layers.0.mlp.up_proj", torch::kCPU));
+    other.remove();
+    CHECK(!fs::exists(other.dir()));
 }
 
 // Without propagation a layer's Hessians come from the dense model's inputs.

@@ -49,6 +49,10 @@ DEB_PACKAGES=(build-essential cmake ninja-build git pkg-config unzip
   qt6-base-dev qt6-svg-dev libqcustomplot-dev nlohmann-json3-dev libgl-dev zlib1g-dev
   xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 dpkg-dev file)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then DEB_PACKAGES+=(python3-venv python3-pip); fi
+# --test also builds the torch-free code with clang under ASan+UBSan and runs
+# its libFuzzer harnesses (tests/fuzz): clang and its runtime libraries
+# (libFuzzer, the sanitizers), which Debian ships as libclang-rt-<version>-dev.
+[ "$MODE" = test ] && DEB_PACKAGES+=(clang)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -59,6 +63,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "all present"
+fi
+if [ "$MODE" = test ] && ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+  clang_major="$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)"
+  echo "installing: libclang-rt-$clang_major-dev (libFuzzer and the sanitizer runtimes)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "libclang-rt-$clang_major-dev"
 fi
 
 # ---- 2. Python venv with the torch wheel (LibTorch) ---------------------------
@@ -133,6 +142,17 @@ case "$MODE" in
     step "Tests (CTest; GPU tests are skipped without a GPU)"
     export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+
+    step "Sanitized torch-free build (clang, ASan+UBSan): plain-C++ and planning tests, fuzz regressions"
+    FUZZ_BUILD="${GLQ_FUZZ_BUILD:-$ROOT/build-fuzz}"
+    if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
+      CC=clang CXX=clang++ cmake -S "$ROOT/tests/fuzz" -B "$FUZZ_BUILD" -G Ninja
+    fi
+    cmake --build "$FUZZ_BUILD" -j "$JOBS"
+    ctest --test-dir "$FUZZ_BUILD" --output-on-failure -j "$JOBS"
+
+    step "Fuzzing: every parser's harness, its reproducers first, then ${GLQ_FUZZ_SECONDS:-30} s each"
+    GLQ_FUZZ_BUILD="$FUZZ_BUILD" GLQ_FUZZ_NO_BUILD=1 GLQ_FUZZ_PARALLEL="$JOBS" tools/fuzz.sh "${GLQ_FUZZ_SECONDS:-30}"
     ;;
   demo)
     step "Demo: chat with the demo model"

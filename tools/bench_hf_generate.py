@@ -32,6 +32,14 @@ def llama_1b_config():
         bos_token_id=128000, eos_token_id=128001)
 
 
+def llama_8b_config():
+    return LlamaConfig(
+        vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=8192,
+        rms_norm_eps=1e-5, rope_theta=500000.0, tie_word_embeddings=False,
+        bos_token_id=128000, eos_token_id=128001)
+
+
 def sync():
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -84,21 +92,24 @@ def main():
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "f32"])
     ap.add_argument("--skip-random", action="store_true", help="only the --model directory")
     ap.add_argument("--eager-only", action="store_true")
+    ap.add_argument("--random-8b", action="store_true", help="also a Llama-3-8B-shaped model with random weights")
     args = ap.parse_args()
     torch.manual_seed(0)
     results = {"transformers": transformers.__version__, "torch": torch.__version__,
                "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu", "runs": []}
-    targets = [] if args.skip_random else [("llama-1b-random", None)]
+    targets = [] if args.skip_random else [("llama-1b-random", None, llama_1b_config)]
+    if args.random_8b:
+        targets.append(("llama-8b-random", None, llama_8b_config))
     if args.model:
-        targets.append((args.model, args.model))
-    for name, path in targets:
+        targets.append((args.model, args.model, None))
+    for name, path, make_config in targets:
         modes = (False,) if args.eager_only else ((True,) if args.skip_eager else (False, True))
         for compiled in modes:
             torch._dynamo.reset()
             dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
             if path is None:
                 with torch.device(args.device):
-                    model = LlamaForCausalLM(llama_1b_config()).to(dtype)
+                    model = LlamaForCausalLM(make_config()).to(dtype)
             else:
                 model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(args.device)
             model.eval()

@@ -16,6 +16,10 @@
 #   tools/device_run.sh stream-ab        the demo at 4 bpw on GPU 0, layer streaming on and off in
 #                                        turn, GLQ_AB_REPEATS (3) runs each: wall, peak RSS, peak GPU
 #                                        memory, sha256 of each checkpoint (they must all agree)
+#   tools/device_run.sh kernels          glqw bench-kernels: one GLQ linear vs cuBLAS bf16 ($OUT/kernels.json)
+#   tools/device_run.sh ref-layer        the reference glq's e8_shell layer, same shapes ($OUT/reference_layer.json)
+#   tools/device_run.sh engine-glq       bench-engine on random GLQ 1B/8B shapes and the demo at 4 bpw
+#   tools/device_run.sh hf-8b            transformers' compiled bf16 on the random 8B shape
 #   tools/device_run.sh demo             import the demo GGUF once its three parts are here (before
 #                                        two benchmarks start at once on two GPUs)
 #   tools/device_run.sh pristine         replace the source folders by the committed HEAD
@@ -131,6 +135,51 @@ bench() {
   fi
 }
 
+# The compressed-inference tables (issue 11): one linear at a time against
+# cuBLAS bf16 (glqw bench-kernels), the reference glq's e8_shell layer on the
+# same shapes, then whole models: random GLQ 1B/8B shapes at 2/3/4 bpw beside
+# bf16 and transformers' compiled bf16, and the demo dense vs quantized.
+kernels() {
+  log kernels
+  local glqw="$BUILD/app/glqw"
+  "$glqw" bench-kernels --shapes "${GLQ_KERNEL_SHAPES:-demo,1b,8b}" --bpw "${GLQ_KERNEL_BPW:-2,3,4}" ${GLQ_KERNEL_ARGS:-} \
+      --batch "${GLQ_KERNEL_BATCH:-1,8,16,32}" --json "$OUT/kernels.json" 2>&1 | tail -120
+}
+
+ref_layer() {
+  log ref-layer
+  install_wheels
+  local so
+  for so in /tmp/site/glq/_C*.so; do [ -f "$so" ] && rm -f "$so" && echo "removed $so (ABI mismatch with torch 2.11)"; done
+  timeout 560 $PY tools/bench_reference_layer.py --shapes "${GLQ_REF_SHAPES:-demo,8b}" --bpw 2,4 --batch 1,8,32 \
+      --json "$OUT/reference_layer.json" 2>&1 | grep -v Warning | tail -60
+}
+
+engine_glq() {
+  log engine-glq
+  install_wheels
+  ensure_demo
+  local glqw="$BUILD/app/glqw"
+  "$glqw" bench-engine --random-llama-1b --random-llama-8b --random-bpw "${GLQ_ENGINE_BPW:-0,2,3,4}" --batch 8 \
+      --device cuda --dtype bf16 --prompt-tokens 128 --new-tokens 128 --repeats "${GLQ_ENGINE_REPEATS:-3}" \
+      --json "$OUT/engine_random_glq.json" 2>&1 | grep -v "^\s*$" | tail -40
+  if [ -d "$DEMO_DIR" ]; then
+    [ -f /tmp/demo-glq4/config.json ] || "$glqw" quantize "$DEMO_DIR" --bpw 4 --nsamples 16 --seqlen 512 \
+        --device cuda --calib "$SHARED_DATA/brown/brown.txt" --no-cache --out /tmp/demo-glq4 2>&1 | tail -2
+    for m in "$DEMO_DIR" /tmp/demo-glq4; do
+      "$glqw" bench-engine "$m" --batch 8 --device cuda --dtype bf16 --prompt-tokens 128 --new-tokens 256 \
+          --repeats 5 --json "$OUT/engine_$(basename "$m").json" 2>&1 | tail -4
+    done
+  fi
+}
+
+hf_8b() {
+  log hf-8b
+  install_wheels
+  timeout 500 $PY tools/bench_hf_generate.py --random-8b --skip-eager --new-tokens 128 --repeats 3 \
+      --json "$OUT/hf_generate_8b.json" 2>&1 | grep -v Warning | tail -8
+}
+
 # The shared data (tests' fixtures, calibration and evaluation text), carried
 # gzipped as .carry/data/shared-data.tgz and unpacked once to a place that
 # survives between calls of a warm machine.
@@ -232,6 +281,10 @@ for stage in "$@"; do
     test) run_tests || status=1 ;;
     bench) bench || status=1 ;;
     quant-smoke) quant_bench smoke || status=1 ;;
+    kernels) kernels || status=1 ;;
+    ref-layer) ref_layer || status=1 ;;
+    engine-glq) engine_glq || status=1 ;;
+    hf-8b) hf_8b || status=1 ;;
     quant-bench) quant_bench full || status=1 ;;
     quant-trellis) quant_bench trellis || status=1 ;;
     *) echo "unknown stage $stage"; status=2 ;;

@@ -71,6 +71,7 @@ ModelSummary read_model_summary(const fs::path& dir, const glq::ProgressFn& repo
     s.dtype = QString::fromStdString(config.torch_dtype);
     s.tied_embeddings = config.tie_word_embeddings;
     s.bytes_on_disk = model.size_on_disk();
+    s.footprint = glq::io::weight_footprint(model);
     s.tensor_bytes = weights.total_bytes();
     if (const auto& q = model.quantization()) s.quantization = QString::fromStdString(q->quant_method);
 
@@ -111,8 +112,12 @@ ModelSummary read_model_summary(const fs::path& dir, const glq::ProgressFn& repo
 }
 
 MemoryEstimate estimate_memory(const ModelSummary& model, int bytes_per_element, qint64 context) {
-    return glq::io::estimate_memory(model.parameters, model.layers, model.kv_heads, model.head_dim,
-                                    static_cast<uint64_t>(bytes_per_element), context);
+    // The loaded footprint: a GLQ checkpoint's linears stay compressed.
+    const uint64_t elem = static_cast<uint64_t>(bytes_per_element);
+    const uint64_t weights = model.footprint.dense_parameters || model.footprint.compressed_bytes
+                                 ? model.footprint.bytes(elem)
+                                 : static_cast<uint64_t>(model.parameters) * elem;
+    return glq::io::estimate_memory_of_weights(weights, model.layers, model.kv_heads, model.head_dim, elem, context);
 }
 
 QString format_bytes(quint64 bytes) {

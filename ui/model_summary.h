@@ -59,6 +59,7 @@ struct ModelSummary {
     bool tied_embeddings = false;
     QString quantization;     // quantization_config.quant_method ("glq"), empty if none
     QVector<LinearLayer> linears;  // in checkpoint order (block, then q k v o gate up down)
+    glq::io::WeightFootprint footprint;  // what the weights take once loaded (GLQ: compressed)
 };
 
 // Reads `dir` (two progress steps: open and validate, list the layers).

@@ -41,8 +41,13 @@ bool natural_less(const std::string& a, const std::string& b) {
             std::size_t ie = i, je = j;
             while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
             while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
-            const auto na = std::stoull(a.substr(i, ie - i)), nb = std::stoull(b.substr(j, je - j));
-            if (na != nb) return na < nb;
+            // By value without converting: a run of 30 digits does not fit
+            // any integer type (std::stoull would throw out_of_range).
+            std::size_t ia = i, jb = j;
+            while (ia + 1 < ie && a[ia] == '0') ++ia;  // leading zeros do not change the value
+            while (jb + 1 < je && b[jb] == '0') ++jb;
+            if (ie - ia != je - jb) return ie - ia < je - jb;
+            if (const int c = a.compare(ia, ie - ia, b, jb, je - jb); c != 0) return c < 0;
             i = ie, j = je;
         } else {
             if (a[i] != b[j]) return a[i] < b[j];

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/cli/command.h"
+#include "core/format/glq_model_loader.h"
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/model/dtype.h"
@@ -38,7 +39,8 @@ int run_logits(int argc, char** argv) {
         .option("out", "FILE", "output file: float32 [positions, vocab], little-endian")
         .option("dtype", "DTYPE", "compute dtype: f32, bf16 or f16", "f32")
         .option("device", "DEVICE", "cpu, cuda or cuda:N", "cpu")
-        .flag("all", "write every position's logits (default: the last position only)");
+        .flag("all", "write every position's logits (default: the last position only)")
+        .flag("decode-on-load", "GLQ checkpoints: dequantise to dense weights at load (the reference path)");
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("ids")) throw glq::cli::UsageError("--ids is required");
     if (!args.has("out")) throw glq::cli::UsageError("--out is required");
@@ -47,7 +49,8 @@ int run_logits(int argc, char** argv) {
     glq::model::LoadOptions load;
     load.dtype = glq::model::parse_dtype(args.get("dtype"));
     load.device = glq::model::parse_device(args.get("device"));
-    auto model = glq::model::Transformer::load(args.get("MODEL"), load);
+    load.decode_on_load = args.has("decode-on-load");
+    auto model = glq::format::load_any_model(args.get("MODEL"), load);  // dense or GLQ checkpoint
     for (int64_t id : ids)
         if (id < 0 || id >= model->config().vocab_size)
             throw glq::Error("--ids", "token id " + std::to_string(id) + " is outside the vocabulary (0.." +

@@ -6,7 +6,9 @@ namespace glq::cli {
 
 void add_engine_options(ArgParser& args) {
     args.option("device", "DEVICE", "cpu, cuda or cuda:N", "cpu")
-        .option("dtype", "DTYPE", "f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda)");
+        .option("dtype", "DTYPE", "f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda)")
+        .flag("decode-on-load", "GLQ checkpoints: dequantise each layer to a dense weight at load (the reference "
+                                "path; the default keeps the codes and multiplies against them)");
 }
 
 session::LoadSettings engine_load_settings(const ArgParser& args) {
@@ -24,6 +26,7 @@ model::LoadOptions engine_load_options(const ArgParser& args) {
     model::LoadOptions load;
     load.device = model::parse_device(s.device);
     load.dtype = model::parse_dtype(session::resolve_dtype(s.device, s.dtype));
+    load.decode_on_load = args.has("decode-on-load");
     return load;
 }
 

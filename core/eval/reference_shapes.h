@@ -11,5 +11,9 @@ namespace glq::eval {
 // embeddings, RoPE theta 500000 with llama3 scaling (factor 32, low 1,
 // high 4, original context 8192), context 131072, RMSNorm eps 1e-5.
 io::ModelConfig llama_3_2_1b_config();
+// meta-llama/Meta-Llama-3-8B's config.json: hidden 4096, 32 layers, 32 heads,
+// 8 kv heads (head_dim 128), intermediate 14336, vocab 128256, untied
+// embeddings, RoPE theta 500000 (no scaling), context 8192.
+io::ModelConfig llama_3_8b_config();
 
 } // namespace glq::eval

@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <chrono>
+
+#include "core/model/decode_step.h"
 
 #include "core/common/error.h"
 #include "core/model/device_memory.h"
@@ -16,6 +19,39 @@ double median(std::vector<double> values) {
     const std::size_t n = values.size();
     return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
+
+namespace {
+
+// B rows decode together through the decode step (a CUDA graph on CUDA).
+void measure_batched_decode(model::Transformer& model, const ThroughputOptions& options, const torch::Tensor& prompt,
+                            ThroughputResult& result) {
+    torch::NoGradGuard no_grad;
+    const int64_t B = options.batch, P = options.prompt_tokens, N = options.new_tokens;
+    const torch::Device device = model.device();
+    const torch::Tensor ids = prompt.view({1, P}).expand({B, P}).contiguous().to(device);
+    result.batch = B;
+    auto sync = [&] {
+#ifdef GLQ_WITH_CUDA
+        if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#endif
+    };
+    for (int64_t run = 0; run < options.warmup + options.repeats; ++run) {
+        if (options.cancel) options.cancel->check();
+        model::KVCache cache = model.new_cache(B, P + N);
+        torch::Tensor next = model.forward(ids, &cache, 0, /*last_only=*/true).squeeze(1).argmax(-1);
+        model::DecodeStep step(model, cache, options.use_cuda_graph);
+        next = step.run(next, P).argmax(-1);  // capture (on CUDA) outside the timing
+        sync();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int64_t pos = P + 1; pos < P + N; ++pos) next = step.run(next, pos).argmax(-1);
+        sync();
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (run >= options.warmup) result.batched_decode_runs.push_back(static_cast<double>(B * (N - 1)) / s);
+    }
+    result.batched_decode_tokens_per_second = median(result.batched_decode_runs);
+}
+
+} // namespace
 
 ThroughputResult measure_throughput(model::Transformer& model, const ThroughputOptions& options) {
     if (options.prompt_tokens < 1) throw Error("--prompt-tokens", "must be at least 1");
@@ -64,6 +100,7 @@ ThroughputResult measure_throughput(model::Transformer& model, const ThroughputO
     result.decode_tokens_per_second = median(result.decode_runs);
     result.time_to_first_token = median(ttft);
     result.cuda_graph_fallback = generator.cuda_graph_fallback_reason();
+    if (options.batch > 1) measure_batched_decode(model, options, random_ids, result);
     return result;
 }
 

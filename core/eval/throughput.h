@@ -21,6 +21,10 @@ struct ThroughputOptions {
     int64_t warmup = 1;
     bool use_cuda_graph = true;
     uint64_t seed = 0;              // of the random prompt ids
+    // Also decode `batch` sequences at once (> 1): the same prompt prefilled
+    // in every row, then new_tokens steps of the (graph-captured) decode step,
+    // greedy on the device. Reported as batched_decode_tokens_per_second.
+    int64_t batch = 1;
     ProgressFn progress;            // stage "benchmark", unit "runs"
     const CancelToken* cancel = nullptr;
 };
@@ -33,6 +37,9 @@ struct ThroughputResult {
     int64_t prompt_tokens = 0, new_tokens = 0, repeats = 0;
     uint64_t peak_memory_bytes = 0;
     bool cuda_graph = false;
+    int64_t batch = 1;
+    double batched_decode_tokens_per_second = 0;  // median, all rows together
+    std::vector<double> batched_decode_runs;
     std::string cuda_graph_fallback;       // why not, when asked for on CUDA
 };
 

@@ -27,7 +27,7 @@ public:
     torch::Tensor forward(const torch::Tensor& x) const override;
     int64_t in_features() const override { return in_features_; }
     int64_t out_features() const override { return out_features_; }
-    std::string kind() const override { return "glq"; }
+    std::string kind() const override { return "glq-decoded"; }
     // The checkpoint's bytes for this layer (indices, signs, scales, bias).
     uint64_t storage_bytes() const override { return storage_bytes_; }
     // What the decoded weight (and bias) occupy on the device.

@@ -10,6 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/safetensors.h"
 #include "core/codebook/e8_shell/e8_codebook.h"
 
@@ -229,7 +230,7 @@ bool is_glq_checkpoint(const fs::path& dir) {
     std::error_code ec;
     if (!fs::is_regular_file(dir / "config.json", ec)) return false;
     try {
-        const json j = json::parse(read_file(dir / "config.json"));
+        const json j = io::parse_json(read_file(dir / "config.json"), (dir / "config.json").string());
         return j.is_object() && j.contains("quantization_config") && j["quantization_config"].is_object() &&
                j["quantization_config"].value("quant_method", std::string()) == "glq";
     } catch (const std::exception&) {
@@ -241,17 +242,13 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
     GlqCheckpoint ck;
     ck.dir = dir;
     const fs::path config_path = dir / "config.json";
-    try {
-        ck.config = json::parse(read_file(config_path));
-    } catch (const json::parse_error& e) {
-        throw Error(config_path.string(), std::string("not valid JSON (") + e.what() + ")");
-    }
+    ck.config = io::parse_json(read_file(config_path), config_path.string());
     const std::string cfg_where = config_path.string();
     if (!ck.config.is_object() || !ck.config.contains("quantization_config") || !ck.config["quantization_config"].is_object())
         throw Error(cfg_where, "has no \"quantization_config\" object: not a quantized checkpoint");
     const json& q = ck.config["quantization_config"];
     if (!q.contains("quant_method") || q["quant_method"] != "glq")
-        throw Error(cfg_where, "quantization_config.quant_method is " + (q.contains("quant_method") ? q["quant_method"].dump() : std::string("missing")) +
+        throw Error(cfg_where, "quantization_config.quant_method is " + (q.contains("quant_method") ? io::json_excerpt(q["quant_method"]) : std::string("missing")) +
                                    ", not \"glq\"");
     GlqQuantizationConfig& qc = ck.quantization;
     qc.codebook = q.contains("codebook") && q["codebook"].is_string() ? q["codebook"].get<std::string>() : "e8_shell";
@@ -264,7 +261,7 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
         if (!q["layer_bpw"].is_object()) throw Error(cfg_where, "quantization_config.layer_bpw must be an object");
         for (const auto& [p, v] : q["layer_bpw"].items()) {
             if (!v.is_number_integer() || v.get<int>() < 2 || v.get<int>() > 8)
-                throw Error(cfg_where, "quantization_config.layer_bpw[\"" + p + "\"] must be an integer in 2..8, got " + v.dump());
+                throw Error(cfg_where, "quantization_config.layer_bpw[\"" + p + "\"] must be an integer in 2..8, got " + io::json_excerpt(v));
             qc.layer_bpw[p] = v.get<int>();
         }
     }

@@ -7,6 +7,7 @@
 
 #include "core/common/error.h"
 #include "core/format/glq_checkpoint.h"
+#include "core/format/compressed_linear.h"
 #include "core/format/decoded_linear.h"
 
 namespace glq::format {
@@ -18,6 +19,8 @@ std::unique_ptr<model::Transformer> load_glq_model(const fs::path& dir, const mo
     const torch::ScalarType wdtype = options.dtype == torch::kFloat64 ? torch::kFloat32 : options.dtype;
 
     std::set<std::string> built;
+    // One workspace for the model's compressed layers: they run one at a time.
+    const auto workspace = std::make_shared<ShellWorkspace>();
     model::LoadOptions load = options;
     load.linear_factory = [&](const std::string& prefix, int64_t out, int64_t in,
                               bool bias) -> std::shared_ptr<model::LinearOp> {
@@ -31,7 +34,8 @@ std::unique_ptr<model::Transformer> load_glq_model(const fs::path& dir, const mo
             throw Error(config_file, "linear '" + prefix + "' " + (bias ? "needs a bias by config.json, but the checkpoint has no '" + prefix + ".bias'"
                                                                        : "has a '" + prefix + ".bias' that config.json does not allow"));
         built.insert(prefix);
-        return std::make_shared<DecodedShellLinear>(a, options.device, wdtype, prefix);
+        if (options.decode_on_load) return std::make_shared<DecodedShellLinear>(a, options.device, wdtype, prefix);
+        return std::make_shared<CompressedShellLinear>(a, options.device, workspace, prefix);
     };
     std::unique_ptr<model::Transformer> model = model::Transformer::load(dir, load);
     for (const auto& [prefix, a] : ckpt.layers)

@@ -1,8 +1,9 @@
 #pragma once
 // Loads a GLQ e8_shell checkpoint folder (ours or the reference's) into the
 // engine's Transformer: unquantized tensors as the dense loader reads them,
-// every quantized linear as a DecodedShellLinear (decoded once at load, computing in
-// the RHT domain), so generation and perplexity run on the quantized model.
+// every quantized linear as a CompressedShellLinear (it keeps the codes and
+// multiplies against them), or, with LoadOptions::decode_on_load, as a
+// DecodedShellLinear (dequantised once at load: the reference path).
 //
 // How: the checkpoint is read once (read_glq_checkpoint) and handed to
 // model::Transformer::load through LoadOptions::linear_factory, which builds

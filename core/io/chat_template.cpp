@@ -5,6 +5,7 @@
 #include "core/io/jinja_interpreter.h"
 #include "core/io/jinja_lexer.h"
 #include "core/io/jinja_parser.h"
+#include "core/io/json_file.h"
 
 namespace glq::io {
 
@@ -74,13 +75,12 @@ std::string template_source(const nlohmann::ordered_json& config, const std::str
 ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& tokenizer_config_json) {
     const std::string where = tokenizer_config_json.string();
     const std::string text = read_file(tokenizer_config_json);
-    nlohmann::ordered_json config;
-    try {
-        config = nlohmann::ordered_json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(where, std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::ordered_json config = parse_ordered_json(text, where);
     if (!config.is_object()) throw Error(where, "expected a JSON object");
+    return with_file_errors(where, "tokenizer_config.json", [&] { return from_config(config, where); });
+}
+
+ChatTemplate ChatTemplate::from_config(const nlohmann::ordered_json& config, const std::string& where) {
     ChatTemplate t(template_source(config, where), where + " (chat_template)");
     t.bos_token = special_token(config, "bos_token", where);
     t.eos_token = special_token(config, "eos_token", where);
@@ -117,8 +117,8 @@ std::string ChatTemplate::render(const nlohmann::json& context) const {
 
 std::string ChatTemplate::render(const nlohmann::ordered_json& context) const {
     if (!context.is_object()) throw Error(impl_->where, "the render context must be a JSON object");
-    jinja::Value values = jinja::from_json(context);
     try {
+        const jinja::Value values = jinja::from_json(context);
         return jinja::render(impl_->body, *values.dict, impl_->options);
     } catch (const jinja::TemplateError& e) {
         throw Error(impl_->where, "line " + std::to_string(e.line) + ": " + e.what());

@@ -34,6 +34,8 @@ public:
     // Reads tokenizer_config.json's chat_template (string, or the "default"
     // entry of a list), bos_token and eos_token. Throws if there is none.
     static ChatTemplate from_tokenizer_config(const std::filesystem::path& tokenizer_config_json);
+    // The same from the parsed file (`where` names it in errors).
+    static ChatTemplate from_config(const nlohmann::ordered_json& tokenizer_config, const std::string& where);
 
     // Throws glq::Error(where, "line L: message") when rendering fails, including
     // the template's own raise_exception("message").

@@ -2,6 +2,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/json_keys.h"
 
 namespace glq::io {
@@ -35,13 +36,8 @@ GenerationConfig GenerationConfig::load(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return GenerationConfig{};
     const std::string where = path.string();
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(read_file(path));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(where, std::string("not valid JSON: ") + e.what());
-    }
-    return from_json(j, where);
+    const nlohmann::json j = parse_json(read_file(path), where);
+    return with_file_errors(where, "generation_config.json", [&] { return from_json(j, where); });
 }
 
 } // namespace glq::io

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "core/common/error.h"
+#include "core/io/unicode.h"
 
 namespace glq::io {
 
@@ -87,6 +88,9 @@ public:
         need(length, what);
         std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<std::size_t>(length));
         pos_ += static_cast<std::size_t>(length);
+        // GGUF strings are UTF-8; import writes them into JSON files, where an
+        // invalid sequence would fail far from here (nlohmann's type_error.316).
+        if (unicode::utf8_lossy(s) != s) throw Error(path_, what + " is not valid UTF-8");
         return s;
     }
 

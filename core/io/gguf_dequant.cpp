@@ -197,7 +197,8 @@ void dequantize(GgmlType type, std::span<const std::byte> src, std::span<float> 
                                       std::to_string(expected) + ")");
     switch (type) {
         case GgmlType::F32:
-            std::memcpy(dst.data(), src.data(), src.size());
+            // A zero-element tensor has no buffer: memcpy(nullptr, ..., 0) is undefined.
+            if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
             return;
         case GgmlType::F16:
         case GgmlType::BF16:

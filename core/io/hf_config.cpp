@@ -5,6 +5,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/json_keys.h"
 
 namespace glq::io {
@@ -87,7 +88,7 @@ void parse_nope_layers(ModelConfig& c, const Keys& k) {
         for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
             const auto& v = list[static_cast<std::size_t>(i)];
             if (!(v.is_number_integer() && (v.get<int64_t>() == 0 || v.get<int64_t>() == 1)) && !v.is_boolean())
-                throw k.error("no_rope_layers", "entry " + std::to_string(i) + " is " + v.dump() + ", not 0 or 1");
+                throw k.error("no_rope_layers", "entry " + std::to_string(i) + " is " + json_excerpt(v) + ", not 0 or 1");
             c.use_rope[static_cast<std::size_t>(i)] = v.is_boolean() ? v.get<bool>() : v.get<int64_t>() == 1;
         }
         return;
@@ -119,7 +120,7 @@ void parse_sliding_window(ModelConfig& c, const Keys& k, const json& j, const De
             const auto& t = types[i];
             if (t == "sliding_attention") c.sliding_layers[i] = window.has_value();
             else if (t != "full_attention")
-                throw k.error("layer_types", "entry " + std::to_string(i) + " is " + t.dump() +
+                throw k.error("layer_types", "entry " + std::to_string(i) + " is " + json_excerpt(t) +
                                                  ", not 'full_attention' or 'sliding_attention'");
         }
     } else if (window) {
@@ -133,6 +134,13 @@ void parse_sliding_window(ModelConfig& c, const Keys& k, const json& j, const De
     // Report a window only where some layer uses it.
     if (std::find(c.sliding_layers.begin(), c.sliding_layers.end(), true) == c.sliding_layers.end()) window.reset();
     c.sliding_window = window;
+}
+
+int64_t bounded(const Keys& k, const char* key, int64_t v, int64_t limit) {
+    if (v > limit)
+        throw k.error(key, "is " + std::to_string(v) + ", beyond the largest this workbench accepts (" +
+                               std::to_string(limit) + "); the file is corrupt or not a supported model");
+    return v;
 }
 
 std::optional<int64_t> token_id(const Keys& k, const json& j, const char* key, std::optional<int64_t> fallback) {
@@ -150,6 +158,10 @@ const std::vector<std::string>& supported_model_types() {
 }
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
+    return with_file_errors(where, "config.json", [&] { return parse(j, where); });
+}
+
+ModelConfig ModelConfig::parse(const json& j, const std::string& where) {
     if (!j.is_object()) throw Error(where, "is not a JSON object");
     const Keys k(j, where);
     ModelConfig c;
@@ -168,17 +180,21 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
         if (!a.empty()) c.architecture = a[0].get<std::string>();
     }
 
-    c.vocab_size = k.positive("vocab_size");
-    c.hidden_size = k.positive("hidden_size");
-    c.intermediate_size = k.positive("intermediate_size");
-    c.num_hidden_layers = k.positive("num_hidden_layers");
-    c.num_attention_heads = k.positive("num_attention_heads");
-    c.num_key_value_heads = k.positive("num_key_value_heads", d.num_key_value_heads.value_or(c.num_attention_heads));
+    // Each count is bounded (ModelConfig's header says by what) before
+    // anything is sized by it: a hostile 1e15 layers must not allocate.
+    c.vocab_size = bounded(k, "vocab_size", k.positive("vocab_size"), kMaxVocabSize);
+    c.hidden_size = bounded(k, "hidden_size", k.positive("hidden_size"), kMaxHiddenSize);
+    c.intermediate_size = bounded(k, "intermediate_size", k.positive("intermediate_size"), kMaxHiddenSize);
+    c.num_hidden_layers = bounded(k, "num_hidden_layers", k.positive("num_hidden_layers"), kMaxLayers);
+    c.num_attention_heads = bounded(k, "num_attention_heads", k.positive("num_attention_heads"), kMaxHeads);
+    c.num_key_value_heads = bounded(k, "num_key_value_heads",
+                                    k.positive("num_key_value_heads", d.num_key_value_heads.value_or(c.num_attention_heads)),
+                                    kMaxHeads);
     if (c.num_attention_heads % c.num_key_value_heads != 0)
         throw Error(where, "key 'num_key_value_heads' (" + std::to_string(c.num_key_value_heads) +
                                ") does not divide 'num_attention_heads' (" + std::to_string(c.num_attention_heads) + ")");
     if (k.has("head_dim")) {
-        c.head_dim = k.positive("head_dim");
+        c.head_dim = bounded(k, "head_dim", k.positive("head_dim"), kMaxHeadDim);
     } else if (d.head_dim) {
         c.head_dim = *d.head_dim;
     } else {
@@ -188,7 +204,9 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
                                    std::to_string(c.num_attention_heads) + ") and 'head_dim' is not given");
         c.head_dim = c.hidden_size / c.num_attention_heads;
     }
-    c.max_position_embeddings = k.positive("max_position_embeddings", d.max_position_embeddings);
+    c.max_position_embeddings = bounded(k, "max_position_embeddings",
+                                        k.positive("max_position_embeddings", d.max_position_embeddings),
+                                        kMaxPositions);
     c.rms_norm_eps = k.positive_number("rms_norm_eps", 1e-6);
     parse_rope(c, k, j, where, d.rope_theta);
     c.tie_word_embeddings = k.boolean("tie_word_embeddings", d.tie_word_embeddings);
@@ -228,26 +246,33 @@ ModelConfig ModelConfig::load(const std::filesystem::path& config_json) {
     const std::string where = config_json.string();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(config_json, ec)) throw Error(where, "file does not exist");
-    json j;
-    try {
-        j = json::parse(read_file(config_json));
-    } catch (const json::parse_error& e) {
-        throw Error(where, std::string("not valid JSON: ") + e.what());
-    }
-    return from_json(j, where);
+    return from_json(parse_json(read_file(config_json), where), where);
 }
 
 int64_t ModelConfig::num_parameters() const {
-    const int64_t h = hidden_size, q_out = num_attention_heads * head_dim, kv_out = num_key_value_heads * head_dim;
-    int64_t attn = h * q_out + 2 * h * kv_out + q_out * h;
-    if (attention_bias) attn += q_out + 2 * kv_out;
-    if (attention_out_bias) attn += h;
-    if (qk_norm) attn += 2 * head_dim;
-    int64_t mlp = 3 * h * intermediate_size;
-    if (mlp_bias) mlp += 2 * intermediate_size + h;
-    const int64_t per_layer = attn + mlp + 2 * h;  // + input and post-attention RMSNorm
-    int64_t total = vocab_size * h + num_hidden_layers * per_layer + h;  // embeddings, layers, final norm
-    if (!tie_word_embeddings) total += vocab_size * h;
+    // Checked arithmetic: the bounds from_json() enforces keep every real
+    // and every accepted config far below 2^63, but a ModelConfig filled in by
+    // hand (or a future bound raised) must fail loudly instead of wrapping.
+    auto mul = [](int64_t a, int64_t b) {
+        int64_t r;
+        if (__builtin_mul_overflow(a, b, &r)) throw Error("config.json", "the parameter count overflows 64 bits");
+        return r;
+    };
+    auto add = [](int64_t a, int64_t b) {
+        int64_t r;
+        if (__builtin_add_overflow(a, b, &r)) throw Error("config.json", "the parameter count overflows 64 bits");
+        return r;
+    };
+    const int64_t h = hidden_size, q_out = mul(num_attention_heads, head_dim), kv_out = mul(num_key_value_heads, head_dim);
+    int64_t attn = add(add(mul(h, q_out), mul(2, mul(h, kv_out))), mul(q_out, h));
+    if (attention_bias) attn = add(attn, add(q_out, mul(2, kv_out)));
+    if (attention_out_bias) attn = add(attn, h);
+    if (qk_norm) attn = add(attn, mul(2, head_dim));
+    int64_t mlp = mul(3, mul(h, intermediate_size));
+    if (mlp_bias) mlp = add(mlp, add(mul(2, intermediate_size), h));
+    const int64_t per_layer = add(add(attn, mlp), mul(2, h));  // + input and post-attention RMSNorm
+    int64_t total = add(add(mul(vocab_size, h), mul(num_hidden_layers, per_layer)), h);  // embeddings, layers, final norm
+    if (!tie_word_embeddings) total = add(total, mul(vocab_size, h));
     return total;
 }
 

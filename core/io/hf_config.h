@@ -31,6 +31,18 @@ struct RopeScaling {
     int64_t original_max_position_embeddings = 8192;
 };
 
+// Upper bounds on a config's counts, far above any released model (the
+// largest have ~260k vocab, hidden 16k-25k, ~130 layers, 128 heads, head_dim
+// 256, 10M positions) and low enough that nothing sized by them overflows or
+// exhausts memory: the parameter count stays below 2^62. A config beyond one
+// is refused with an error naming config.json and the key.
+constexpr int64_t kMaxVocabSize = int64_t{1} << 24;   // 16.8M tokens
+constexpr int64_t kMaxHiddenSize = int64_t{1} << 20;  // hidden_size and intermediate_size
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxHeads = 4096;                   // attention and key/value heads
+constexpr int64_t kMaxHeadDim = 16384;
+constexpr int64_t kMaxPositions = int64_t{1} << 30;   // max_position_embeddings
+
 struct ModelConfig {
     std::string model_type;        // llama | mistral | qwen2 | qwen3 | smollm3
     std::string architecture;      // architectures[0], e.g. LlamaForCausalLM
@@ -67,8 +79,15 @@ struct ModelConfig {
     static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
     static ModelConfig load(const std::filesystem::path& config_json);
 
-    int64_t num_parameters() const;  // of the dense model, embeddings included
+    // of the dense model, embeddings included; checked 64-bit arithmetic
+    // (glq::Error on overflow, which the bounds above make impossible for a
+    // config that from_json() accepted).
+
+    int64_t num_parameters() const;
     bool any_nope_layer() const;
+
+private:
+    static ModelConfig parse(const nlohmann::json& j, const std::string& where);
 };
 
 // The model types ModelConfig accepts, in the order error messages list them.

@@ -45,6 +45,7 @@ struct Expr {
     KeywordArgs kwargs;
     std::vector<std::string> ops;
     bool negated = false;
+    int depth = 1;  // of this subtree: 1 + its deepest child (the parser bounds it)
 
     Expr(Type t, int l) : type(t), line(l) {}
 };

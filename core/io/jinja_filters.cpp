@@ -55,7 +55,7 @@ Value f_tojson(const Value& v, CallArgs& a) {
     std::optional<std::string> indent;
     if (const Value* i = a.get(1, "indent"); i && !i->is_none()) {
         if (i->is_string()) indent = i->text;
-        else indent = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, expect_int(*i, "tojson indent"))), ' ');
+        else indent = std::string(bounded_width(expect_int(*i, "tojson indent"), "tojson indent"), ' ');
     }
     std::optional<std::pair<std::string, std::string>> separators;
     if (const Value* s = a.get(2, "separators"); s && !s->is_none()) {
@@ -117,9 +117,9 @@ Value f_join(const Value& v, CallArgs& a) {
     std::string out;
     bool first = true;
     for (const auto& item : iterate(v, "join")) {
-        if (!first) out += sep;
+        if (!first) append_bounded(out, sep);
         first = false;
-        out += to_str(attr ? attribute_of(item, *attr) : item);
+        append_bounded(out, to_str(attr ? attribute_of(item, *attr) : item));
     }
     return Value::from(out);
 }
@@ -352,7 +352,7 @@ Value f_indent(const Value& v, CallArgs& a) {
     a.expect_at_most(3, {"width", "first", "blank"}, "indent");
     std::string indentation = "    ";
     if (const Value* w = a.get(0, "width"))
-        indentation = w->is_string() ? w->text : std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, expect_int(*w, "indent width"))), ' ');
+        indentation = w->is_string() ? w->text : std::string(bounded_width(expect_int(*w, "indent width"), "indent width"), ' ');
     const bool first = arg_bool(a, 1, "first", false);
     const bool blank = arg_bool(a, 2, "blank", false);
     std::string s = to_str(v) + "\n";
@@ -365,16 +365,21 @@ Value f_indent(const Value& v, CallArgs& a) {
             continue;
         }
         out += "\n";
-        if (blank || !lines[i].empty()) out += indentation;
-        out += lines[i];
+        if (blank || !lines[i].empty()) append_bounded(out, indentation);
+        append_bounded(out, lines[i]);
     }
-    if (first) out = indentation + out;
+    if (first) {
+        std::string indented = indentation;
+        append_bounded(indented, out);
+        out = std::move(indented);
+    }
     return Value::from(out);
 }
 
 Value f_center(const Value& v, CallArgs& a) {
     a.expect_at_most(1, {"width"}, "center");
-    const std::int64_t width = a.get(0, "width") ? expect_int(*a.get(0, "width"), "center width") : 80;
+    const auto width = static_cast<std::int64_t>(
+        bounded_width(a.get(0, "width") ? expect_int(*a.get(0, "width"), "center width") : 80, "center width"));
     std::string s = to_str(v);
     const std::int64_t len = static_cast<std::int64_t>(code_point_count(s));
     if (width <= len) return Value::from(s);

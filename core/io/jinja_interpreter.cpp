@@ -14,8 +14,43 @@ namespace {
 // jinja2's sandbox refuses ranges longer than this.
 constexpr std::int64_t kMaxRange = 100000;
 // A macro calling itself without end fails here, as Python's recursion limit
-// fails jinja2, instead of overflowing our stack.
-constexpr int kMaxMacroDepth = 200;
+// fails jinja2, instead of overflowing our stack (kMaxRenderDepth bounds
+// what each level may nest inside it).
+constexpr int kMaxMacroDepth = 64;
+// A loop iteration builds its `loop` object (a dozen entries): it counts as
+// this many steps of kMaxRenderSteps.
+constexpr std::int64_t kLoopIterationSteps = 8;
+
+// The bytes a value's creation copies: its string, or the strings of a
+// list's or dict's direct items (nested lists are shared, not copied).
+std::uint64_t list_bytes(const List& list) {
+    std::uint64_t n = list.size() * sizeof(Value);
+    for (const auto& item : list) n += item.text.size();
+    return n;
+}
+
+std::uint64_t bytes_of(const Value& v) {
+    switch (v.kind) {
+    case Kind::String: return v.text.size();
+    case Kind::List: return list_bytes(*v.list);
+    case Kind::Dict: {
+        std::uint64_t n = v.dict->entries.size() * sizeof(Value);
+        for (const auto& [k, item] : v.dict->entries) n += k.size() + item.text.size();
+        return n;
+    }
+    default: return 0;
+    }
+}
+
+// The items an operation on `v` may touch, for the step budget.
+std::int64_t items_of(const Value& v) {
+    switch (v.kind) {
+    case Kind::String: return static_cast<std::int64_t>(v.text.size() / 256);
+    case Kind::List: return static_cast<std::int64_t>(v.list->size());
+    case Kind::Dict: return static_cast<std::int64_t>(v.dict->entries.size());
+    default: return 0;
+    }
+}
 
 struct Scope {
     std::unordered_map<std::string, Value> vars;
@@ -55,6 +90,18 @@ bool is_intlike(const Value& v) { return v.kind == Kind::Int || v.kind == Kind::
 }
 
 Value repeat(const Value& seq, std::int64_t n) {
+    // Checked before anything is built: 'x' * 4000000000 must not allocate.
+    if (n > 0) {
+        const std::uint64_t unit = seq.is_string() ? seq.text.size() : seq.list->size();
+        const std::uint64_t limit = seq.is_string() ? kMaxStringBytes : kMaxListItems;
+        if (unit != 0 && static_cast<std::uint64_t>(n) > limit / unit)
+            throw TemplateError(std::string(seq.is_string() ? "a string of " : "a list of ") + std::to_string(unit) +
+                                (seq.is_string() ? " bytes" : " items") + " repeated " + std::to_string(n) +
+                                " times exceeds the template limit of " + std::to_string(limit) +
+                                (seq.is_string() ? " bytes" : " items"));
+        if (!seq.is_string() && static_cast<std::uint64_t>(n) * bytes_of(seq) > kMaxRenderBytes)
+            throw TemplateError("a list repeated " + std::to_string(n) + " times exceeds the template's memory limit");
+    }
     if (seq.is_string()) {
         std::string out;
         for (std::int64_t i = 0; i < n; ++i) out += seq.text;
@@ -156,6 +203,22 @@ class Interpreter {
 public:
     explicit Interpreter(const RenderOptions& options) : options_(options) {}
 
+    // `{% set ns.self = ns %}` makes a reference cycle that shared_ptr never
+    // frees: empty every namespace the template assigned to once the render is
+    // over (no value outlives it; the output is a string).
+    ~Interpreter() {
+        for (const auto& weak : assigned_namespaces_) {
+            if (auto d = weak.lock()) {
+                auto entries = std::move(d->entries);
+                auto typed = std::move(d->typed_keys);
+                d->entries.clear();
+                d->typed_keys.clear();
+            }
+        }
+    }
+    Interpreter(const Interpreter&) = delete;
+    Interpreter& operator=(const Interpreter&) = delete;
+
     std::string run(const Body& body, const Dict& context) {
         auto globals = std::make_shared<Scope>();
         install_globals(*globals);
@@ -169,6 +232,50 @@ public:
 private:
     const RenderOptions& options_;
     int macro_depth_ = 0;
+    std::vector<std::weak_ptr<Dict>> assigned_namespaces_;
+    int depth_ = 0;               // nested exec_body/eval calls
+    std::int64_t steps_ = 0;      // against kMaxRenderSteps
+    std::uint64_t bytes_ = 0;     // against kMaxRenderBytes
+
+    void step(std::int64_t n = 1) {
+        steps_ += n;
+        if (steps_ > kMaxRenderSteps)
+            throw TemplateError("the template takes more than " + std::to_string(kMaxRenderSteps) +
+                                " steps (loop iterations, statements, expressions); refusing to go on");
+    }
+    void charge(const Value& v) {
+        charge_bytes(bytes_of(v));
+        if (v.is_string() && v.text.size() > kMaxStringBytes)
+            throw TemplateError("the template builds a string of " + std::to_string(v.text.size()) +
+                                " bytes, beyond the limit of " + std::to_string(kMaxStringBytes));
+        if (v.is_list() && v.list->size() > kMaxListItems)
+            throw TemplateError("the template builds a list of " + std::to_string(v.list->size()) +
+                                " items, beyond the limit of " + std::to_string(kMaxListItems));
+    }
+    void charge_bytes(std::uint64_t n) {
+        bytes_ += n;
+        if (bytes_ > kMaxRenderBytes)
+            throw TemplateError("the template builds more than " + std::to_string(kMaxRenderBytes >> 20) +
+                                " MiB of strings and lists; refusing to go on");
+    }
+    void append(std::string& out, const std::string& s) {
+        if (s.size() > kMaxStringBytes - std::min(out.size(), kMaxStringBytes))
+            throw TemplateError("the rendered text exceeds the limit of " + std::to_string(kMaxStringBytes) + " bytes");
+        out += s;
+    }
+    struct Deeper {
+        int& depth;
+        explicit Deeper(int& d) : depth(d) {
+            if (++depth > kMaxRenderDepth) {
+                --depth;
+                throw TemplateError("maximum recursion depth exceeded (more than " + std::to_string(kMaxRenderDepth) +
+                                    " nested calls, blocks and expressions)");
+            }
+        }
+        ~Deeper() { --depth; }
+        Deeper(const Deeper&) = delete;
+        Deeper& operator=(const Deeper&) = delete;
+    };
 
     void install_globals(Scope& g) {
         g.vars["range"] = Value::make_function([](CallArgs& a) {
@@ -235,7 +342,9 @@ private:
     // ---- statements --------------------------------------------------------
 
     Flow exec_body(const Body& body, const ScopePtr& scope, std::string& out) {
+        Deeper deeper(depth_);
         for (const auto& stmt : body) {
+            step();
             Flow f;
             try {
                 f = exec(*stmt, scope, out);
@@ -250,8 +359,8 @@ private:
 
     Flow exec(const Stmt& s, const ScopePtr& scope, std::string& out) {
         switch (s.type) {
-        case Stmt::Type::Text: out += s.text; return Flow::Normal;
-        case Stmt::Type::Output: out += to_str(eval(*s.expr, scope)); return Flow::Normal;
+        case Stmt::Type::Text: append(out, s.text); return Flow::Normal;
+        case Stmt::Type::Output: append(out, to_str(eval(*s.expr, scope))); return Flow::Normal;
         case Stmt::Type::If:
             for (const auto& [cond, body] : s.branches)
                 if (eval(*cond, scope).truthy()) return exec_body(body, scope, out);
@@ -271,7 +380,7 @@ private:
         case Stmt::Type::FilterBlock: {
             std::string captured;
             exec_body(s.body, scope, captured);
-            out += to_str(apply_filter_chain(*s.expr, Value::from(captured), scope));
+            append(out, to_str(apply_filter_chain(*s.expr, Value::from(captured), scope)));
             return Flow::Normal;
         }
         }
@@ -303,6 +412,8 @@ private:
             const Value* ns = scope->find(ns_name);
             if (!ns || ns->kind != Kind::Namespace)
                 throw TemplateError("cannot assign attribute on non-namespace object '" + ns_name + "'");
+            if (assigned_namespaces_.empty() || assigned_namespaces_.back().lock() != ns->dict)
+                assigned_namespaces_.push_back(ns->dict);
             ns->dict->set(target.name, value);
             return;
         }
@@ -311,10 +422,12 @@ private:
 
     void exec_for(const Stmt& s, const ScopePtr& scope, std::string& out) {
         List items = iterate(eval(*s.expr, scope), "for loop");
+        charge_bytes(list_bytes(items));  // the loop's own copy
         if (s.filter) {
             // The loop's `if` filters before loop.length and friends are known.
             List kept;
             for (const auto& item : items) {
+                step();
                 auto probe = child_of(scope);
                 bind(*s.target, item, *probe);
                 if (eval(*s.filter, probe).truthy()) kept.push_back(item);
@@ -328,6 +441,7 @@ private:
         const auto n = static_cast<std::int64_t>(items.size());
         auto cycle_items = std::make_shared<std::int64_t>(0);
         for (std::int64_t i = 0; i < n; ++i) {
+            step(kLoopIterationSteps);
             auto iteration = child_of(scope);
             bind(*s.target, items[static_cast<std::size_t>(i)], *iteration);
             Dict loop;
@@ -392,7 +506,15 @@ private:
 
     Value eval(const Expr& e, const ScopePtr& scope) {
         try {
-            return eval_inner(e, scope);
+            Deeper deeper(depth_);
+            step();
+            Value v = eval_inner(e, scope);
+            // Names, attributes and items copy a string but share a list;
+            // every other node builds its value.
+            const bool looked_up = e.type == Expr::Type::Name || e.type == Expr::Type::GetAttr ||
+                                   e.type == Expr::Type::GetItem || e.type == Expr::Type::Literal;
+            if (!looked_up || v.is_string()) charge(v);
+            return v;
         } catch (TemplateError& err) {
             if (err.line == 0) err.line = e.line;
             throw;
@@ -491,6 +613,7 @@ private:
                 Value k = eval(*e.children[i], scope);
                 if (k.kind == Kind::List && !k.is_tuple) throw TemplateError("unhashable type: 'list'");
                 if (k.is_dict()) throw TemplateError("unhashable type: 'dict'");
+                step(static_cast<std::int64_t>(d.entries.size()));  // set() searches the keys so far
                 d.set(k, eval(*e.children[i + 1], scope));
             }
             return Value::from(std::move(d));
@@ -506,11 +629,13 @@ private:
             CallArgs args = eval_args(e, 1, scope);
             if (callee.is_undefined()) undefined_error(callee);
             if (!callee.is_callable()) throw TemplateError(std::string("'") + kind_name(callee) + "' object is not callable");
+            for (const auto& a : args.positional) step(items_of(a));
             return (*callee.function)(args);
         }
         case Expr::Type::Filter: {
             Value input = eval(*e.children[0], scope);
             CallArgs args = eval_args(e, 1, scope);
+            if (e.name != "length" && e.name != "count") step(items_of(input));  // those two are O(1)
             return apply_filter(e.name, input, args);
         }
         case Expr::Type::Test: {

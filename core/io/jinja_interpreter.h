@@ -4,6 +4,7 @@
 // namespace, dict, raise_exception, strftime_now) and jinja2's scoping
 // (a for loop body gets a fresh scope each iteration; if does not).
 
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <string>
@@ -17,7 +18,9 @@ struct RenderOptions {
     std::function<std::tm()> now;
 };
 
-// Throws TemplateError (with .line set) when rendering fails.
+// What one render may spend: kMaxRender* and the size limits in jinja_value.h.
+// Throws TemplateError (with .line set) when rendering fails, or when it
+// would exceed one of the limits above.
 std::string render(const Body& body, const Dict& context, const RenderOptions& options = {});
 
 } // namespace glq::io::jinja

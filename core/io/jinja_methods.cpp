@@ -70,7 +70,7 @@ std::string py_format(const std::string& fmt, const CallArgs& a) {
         }
         if (!arg) type_error("Replacement index " + (field.empty() ? std::to_string(auto_index - 1) : field) +
                              " out of range for positional args tuple");
-        out += to_str(*arg);
+        append_bounded(out, to_str(*arg));
         i = close;
     }
     return out;
@@ -133,9 +133,9 @@ Value string_method(const Value& self, const std::string& name, CallArgs& a) {
         std::string out;
         bool first = true;
         for (const auto& item : iterate(a.positional[0], "join")) {
-            if (!first) out += s;
+            if (!first) append_bounded(out, s);
             first = false;
-            out += expect_string(item, "join");
+            append_bounded(out, expect_string(item, "join"));
         }
         return Value::from(out);
     }

@@ -3,6 +3,7 @@
 #include "core/io/jinja_builtins.h"
 
 #include <algorithm>
+#include <string>
 #include <cstdlib>
 #include <initializer_list>
 
@@ -39,6 +40,36 @@ public:
 private:
     const std::vector<Token>& t_;
     std::size_t i_ = 0;
+    int nesting_ = 0;  // parser recursion: blocks and sub-expressions being parsed
+
+    // One level of recursion, refused beyond kMaxNesting.
+    struct Nest {
+        Parser& p;
+        explicit Nest(Parser& parser) : p(parser) {
+            if (++p.nesting_ > kMaxNesting) {
+                --p.nesting_;
+                p.fail("the template nests blocks or expressions more than " + std::to_string(kMaxNesting) +
+                       " deep");
+            }
+        }
+        ~Nest() { --p.nesting_; }
+        Nest(const Nest&) = delete;
+        Nest& operator=(const Nest&) = delete;
+    };
+
+    // A finished node: its depth from its children, refused beyond kMaxNesting
+    // (chains such as a.b.c... or 1+1+1... grow the tree without recursing here).
+    ExprPtr done(ExprPtr e) {
+        int d = 0;
+        for (const auto& c : e->children)
+            if (c) d = std::max(d, c->depth);
+        for (const auto& kw : e->kwargs)
+            if (kw.second) d = std::max(d, kw.second->depth);
+        e->depth = d + 1;
+        if (e->depth > kMaxNesting)
+            fail("an expression nests more than " + std::to_string(kMaxNesting) + " deep");
+        return e;
+    }
     // Blocks being parsed (tag, line), innermost last, for "never closed" errors.
     std::vector<std::pair<std::string, int>> open_blocks_;
 
@@ -146,6 +177,7 @@ private:
         if (cur().type != TokenType::Name) fail("expected a tag name after '{%', got " + current_text());
         const std::string tag = cur().value;
         const int line = cur().line;
+        Nest nest(*this);
         next();
         OpenBlock open(*this, tag, line);
         if (tag == "if") return parse_if(line);
@@ -173,7 +205,7 @@ private:
                 if (!has_filter(f->name)) fail("No filter named '" + f->name + "'.");
                 f->children.push_back(std::move(chain));
                 if (is_op("(")) parse_call_args(*f);
-                chain = std::move(f);
+                chain = done(std::move(f));
             } while (skip_op("|"));
             s->expr = std::move(chain);
             expect_block_end();
@@ -329,12 +361,16 @@ private:
         }
         auto t = node(Expr::Type::Tuple, line);
         t->children = std::move(items);
-        return t;
+        return done(std::move(t));
     }
 
-    ExprPtr parse_expression(bool with_condexpr) { return with_condexpr ? parse_condexpr() : parse_or(); }
+    ExprPtr parse_expression(bool with_condexpr) {
+        Nest nest(*this);
+        return with_condexpr ? parse_condexpr() : parse_or();
+    }
 
     ExprPtr parse_condexpr() {
+        Nest nest(*this);
         const int line = cur().line;
         ExprPtr expr = parse_or();
         while (skip_name("if")) {
@@ -342,7 +378,7 @@ private:
             c->children.push_back(parse_or());
             c->children.push_back(std::move(expr));
             c->children.push_back(skip_name("else") ? parse_condexpr() : nullptr);
-            expr = std::move(c);
+            expr = done(std::move(c));
         }
         return expr;
     }
@@ -352,7 +388,7 @@ private:
         b->name = op;
         b->children.push_back(std::move(left));
         b->children.push_back(std::move(right));
-        return b;
+        return done(std::move(b));
     }
 
     ExprPtr parse_or() {
@@ -371,10 +407,11 @@ private:
 
     ExprPtr parse_not() {
         if (is_name("not")) {
+            Nest nest(*this);
             auto n = node(Expr::Type::Not, cur().line);
             next();
             n->children.push_back(parse_not());
-            return n;
+            return done(std::move(n));
         }
         return parse_compare();
     }
@@ -406,7 +443,7 @@ private:
             cmp->children.push_back(parse_math1());
         }
         if (cmp->ops.empty()) return std::move(cmp->children[0]);
-        return cmp;
+        return done(std::move(cmp));
     }
 
     ExprPtr parse_math1() {
@@ -444,14 +481,17 @@ private:
     }
 
     ExprPtr parse_unary(bool with_filter) {
+        Nest nest(*this);
         const int line = cur().line;
         ExprPtr expr;
         if (skip_op("-")) {
             expr = node(Expr::Type::Negate, line);
             expr->children.push_back(parse_unary(false));
+            expr = done(std::move(expr));
         } else if (skip_op("+")) {
             expr = node(Expr::Type::Plus, line);
             expr->children.push_back(parse_unary(false));
+            expr = done(std::move(expr));
         } else {
             expr = parse_primary();
         }
@@ -524,7 +564,7 @@ private:
             e->children.push_back(parse_expression(true));
         }
         next();
-        return e;
+        return done(std::move(e));
     }
 
     ExprPtr parse_dict() {
@@ -538,7 +578,7 @@ private:
             e->children.push_back(parse_expression(true));
         }
         next();
-        return e;
+        return done(std::move(e));
     }
 
     ExprPtr parse_postfix(ExprPtr expr) {
@@ -556,12 +596,12 @@ private:
                     auto g = node(Expr::Type::GetItem, line);
                     g->children.push_back(std::move(expr));
                     g->children.push_back(std::move(idx));
-                    expr = std::move(g);
+                    expr = done(std::move(g));
                 } else {
                     auto g = node(Expr::Type::GetAttr, line);
                     g->name = expect_name("an attribute name after '.'");
                     g->children.push_back(std::move(expr));
-                    expr = std::move(g);
+                    expr = done(std::move(g));
                 }
             } else if (is_op("[")) {
                 expr = parse_subscript(std::move(expr));
@@ -593,7 +633,7 @@ private:
             g->children.push_back(std::move(stop));
             g->children.push_back(std::move(step));
         }
-        return g;
+        return done(std::move(g));
     }
 
     void parse_call_args(Expr& call) {
@@ -620,7 +660,7 @@ private:
         auto c = node(Expr::Type::Call, cur().line);
         c->children.push_back(std::move(callee));
         parse_call_args(*c);
-        return c;
+        return done(std::move(c));
     }
 
     ExprPtr parse_filter_expr(ExprPtr expr) {
@@ -642,7 +682,7 @@ private:
         if (!has_filter(f->name)) throw SyntaxError(line, "No filter named '" + f->name + "'.");
         f->children.push_back(std::move(input));
         if (is_op("(")) parse_call_args(*f);
-        return f;
+        return done(std::move(f));
     }
 
     ExprPtr parse_test(ExprPtr input) {
@@ -662,7 +702,7 @@ private:
             if (is_name("is")) fail("you cannot chain multiple tests with 'is'");
             t->children.push_back(parse_postfix(parse_primary()));
         }
-        return t;
+        return done(std::move(t));
     }
 };
 

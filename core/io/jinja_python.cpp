@@ -166,7 +166,7 @@ std::string replace_all(const std::string& s, const std::string& old, const std:
         std::int64_t done = 0;
         for (std::size_t i = 0; i <= cps.size(); ++i) {
             if (count < 0 || done < count) {
-                out += repl;
+                append_bounded(out, repl);
                 ++done;
             }
             if (i < cps.size()) out += cps[i];
@@ -178,7 +178,8 @@ std::string replace_all(const std::string& s, const std::string& old, const std:
     for (;;) {
         std::size_t at = (count >= 0 && done >= count) ? std::string::npos : s.find(old, start);
         if (at == std::string::npos) break;
-        out += s.substr(start, at - start) + repl;
+        append_bounded(out, s.substr(start, at - start));
+        append_bounded(out, repl);
         start = at + old.size();
         ++done;
     }

@@ -2,11 +2,86 @@
 
 #include <algorithm>
 #include <charconv>
+#include <type_traits>
 #include <cmath>
 
 #include "core/io/unicode.h"
 
 namespace glq::io::jinja {
+namespace {
+
+// Lists and dicts are freed iteratively: the last reference to a 100,000-deep
+// [[[...]]] would otherwise free it recursively and overflow the stack. A
+// freed container's children are queued instead of freed inside its
+// destructor; the outermost free drains the queue.
+struct Graveyard {
+    std::vector<List*> lists;
+    std::vector<Dict*> dicts;
+    bool draining = false;
+};
+
+Graveyard& graveyard() {
+    // Never destroyed: values in static storage may be freed after it would be.
+    thread_local Graveyard* g = new Graveyard;
+    return *g;
+}
+
+template <typename T>
+void bury(T* p) {
+    Graveyard& g = graveyard();
+    try {
+        if constexpr (std::is_same_v<T, List>) g.lists.push_back(p);
+        else g.dicts.push_back(p);
+    } catch (...) {
+        delete p;  // no memory to queue it: free it here
+        return;
+    }
+    if (g.draining) return;
+    g.draining = true;
+    while (!g.lists.empty() || !g.dicts.empty()) {
+        if (!g.lists.empty()) {
+            List* l = g.lists.back();
+            g.lists.pop_back();
+            delete l;
+        } else {
+            Dict* d = g.dicts.back();
+            g.dicts.pop_back();
+            delete d;
+        }
+    }
+    g.draining = false;
+}
+
+// One level of a walk that recurses over a value.
+struct ValueLevel {
+    static inline thread_local int depth = 0;
+    ValueLevel() {
+        if (++depth > kMaxValueDepth) {
+            --depth;
+            throw TemplateError("a list or dict nests more than " + std::to_string(kMaxValueDepth) + " deep");
+        }
+    }
+    ~ValueLevel() { --depth; }
+    ValueLevel(const ValueLevel&) = delete;
+    ValueLevel& operator=(const ValueLevel&) = delete;
+};
+
+} // namespace
+
+void append_bounded(std::string& out, const std::string& s) {
+    if (s.size() > kMaxStringBytes - std::min(out.size(), kMaxStringBytes))
+        throw TemplateError("the template builds a string longer than the limit of " + std::to_string(kMaxStringBytes) +
+                            " bytes");
+    out += s;
+}
+
+std::size_t bounded_width(std::int64_t n, const char* what) {
+    if (n < 0) return 0;
+    if (static_cast<std::uint64_t>(n) > kMaxStringBytes)
+        throw TemplateError(std::string(what) + " " + std::to_string(n) + " is beyond the template limit of " +
+                            std::to_string(kMaxStringBytes));
+    return static_cast<std::size_t>(n);
+}
 
 Value Value::undefined(std::string name) {
     Value v;
@@ -46,14 +121,14 @@ Value Value::from(std::string s) {
 Value Value::from(List items, bool tuple) {
     Value v;
     v.kind = Kind::List;
-    v.list = std::make_shared<List>(std::move(items));
+    v.list = ListPtr(new List(std::move(items)), &bury<List>);
     v.is_tuple = tuple;
     return v;
 }
 Value Value::from(Dict d) {
     Value v;
     v.kind = Kind::Dict;
-    v.dict = std::make_shared<Dict>(std::move(d));
+    v.dict = DictPtr(new Dict(std::move(d)), &bury<Dict>);
     return v;
 }
 Value Value::make_namespace(Dict d) {
@@ -137,7 +212,8 @@ void CallArgs::expect_at_most(std::size_t count, std::initializer_list<const cha
     if (positional.size() > count)
         throw TemplateError(std::string(what) + "() takes at most " + std::to_string(count) +
                             " arguments (" + std::to_string(positional.size()) + " given)");
-    for (const auto& [k, v] : keyword) {
+    for (const auto& kv : keyword) {
+        const std::string& k = kv.first;  // a named variable: clang 14 cannot capture a structured binding
         if (std::find_if(names.begin(), names.end(), [&](const char* n) { return k == n; }) == names.end())
             throw TemplateError(std::string(what) + "() got an unexpected keyword argument '" + k + "'");
     }
@@ -259,6 +335,7 @@ static std::string repr_string(const std::string& s) {
 }
 
 std::string repr(const Value& v) {
+    const ValueLevel level;
     switch (v.kind) {
     case Kind::String: return repr_string(v.text);
     case Kind::Undefined: return "Undefined";
@@ -293,7 +370,10 @@ std::string to_str(const Value& v) {
     case Kind::String: return v.text;
     case Kind::List:
     case Kind::Dict: return repr(v);
-    case Kind::Namespace: return "<Namespace " + repr(Value::from(*v.dict)) + ">";
+    case Kind::Namespace: {
+        const ValueLevel level;
+        return "<Namespace " + repr(Value::from(*v.dict)) + ">";
+    }
     case Kind::Function: return "<function>";
     }
     return "";
@@ -309,6 +389,7 @@ bool equals(const Value& a, const Value& b) {
         return a.as_double() == b.as_double();
     }
     if (a.kind != b.kind) return false;
+    const ValueLevel level;
     switch (a.kind) {
     case Kind::Undefined:
     case Kind::None: return true;
@@ -338,6 +419,7 @@ bool less_than(const Value& a, const Value& b) {
     }
     if (a.is_string() && b.is_string()) return a.text < b.text;  // UTF-8 byte order = code point order
     if (a.is_list() && b.is_list()) {
+        const ValueLevel level;
         const auto& x = *a.list;
         const auto& y = *b.list;
         for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -383,10 +465,11 @@ struct JsonWriter {
 
     void newline(int depth) {
         out += '\n';
-        for (int i = 0; i < depth; ++i) out += *indent;
+        for (int i = 0; i < depth; ++i) append_bounded(out, *indent);
     }
 
     void write(const Value& v, int depth) {
+        const ValueLevel level;
         switch (v.kind) {
         case Kind::None: out += "null"; return;
         case Kind::Bool: out += v.boolean ? "true" : "false"; return;
@@ -460,6 +543,7 @@ std::string to_json(const Value& v, std::optional<std::string> indent, bool sort
 
 template <typename J>
 static Value convert(const J& j) {
+    const ValueLevel level;
     switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value::from(j.template get<bool>());

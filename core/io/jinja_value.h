@@ -18,6 +18,27 @@
 
 namespace glq::io::jinja {
 
+// What one render may spend. jinja2 has no such limits; a chat template from
+// an untrusted file needs them, since `{{ 'x' * 4000000000 }}` or two nested
+// 100,000-step loops would otherwise exhaust memory or never end. Real
+// templates use a few thousand steps and a few copies of the conversation.
+constexpr std::int64_t kMaxRenderSteps = 2'000'000;  // statements + loop iterations + expressions (+ items they touch)
+constexpr std::uint64_t kMaxRenderBytes = 1ull << 30;  // strings and lists built, in all (1 GiB)
+constexpr std::size_t kMaxStringBytes = 64u << 20;    // one string, the output included (64 MiB)
+constexpr std::size_t kMaxListItems = 1u << 20;       // one list built by the template
+// Calls, blocks and expressions being evaluated inside each other (macro
+// recursion included); each level is a few stack frames.
+constexpr int kMaxRenderDepth = 600;
+
+// Lists and dicts nest at most this deep for the walks that recurse over a
+// value (repr, str, tojson, ==, <): a template can build [[[...]]] in a loop.
+constexpr int kMaxValueDepth = 200;
+
+// Limits for one string a filter or method builds (widths, indents, joins,
+// replacements): TemplateError beyond kMaxStringBytes.
+void append_bounded(std::string& out, const std::string& s);
+std::size_t bounded_width(std::int64_t n, const char* what);
+
 // A failure while rendering: raise_exception(), a type error, an undefined
 // value used where jinja2 fails. `line` is filled in by the interpreter at
 // the innermost node that knows its line (0 = not known yet).

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/json_file.h"
 #include "core/common/error.h"
 
 namespace glq::io::detail {
@@ -111,7 +112,7 @@ private:
         // Some tools write 32.0 for 32; accept integral floats, nothing else.
         if (v.is_number_float() && std::nearbyint(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15)
             return static_cast<int64_t>(v.get<double>());
-        throw error(key, "must be an integer, got " + (v.is_primitive() ? type_name(v) + " " + v.dump() : type_name(v)));
+        throw error(key, "must be an integer, got " + (v.is_primitive() ? type_name(v) + " " + json_excerpt(v) : type_name(v)));
     }
 
     const json& obj_;

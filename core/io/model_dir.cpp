@@ -5,6 +5,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/json_keys.h"
 
 namespace fs = std::filesystem;
@@ -21,12 +22,7 @@ void require_file(const fs::path& path, const char* role) {
 // tokenizer_config.json is read in full later (chat template, special
 // tokens); here it only has to be a JSON object.
 void check_json_object(const fs::path& path) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(read_file(path));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(path.string(), std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json_file(path);
     if (!j.is_object()) throw Error(path.string(), "is not a JSON object");
 }
 

@@ -18,6 +18,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors stores little-endian data; this reader maps it without byte swapping");
@@ -92,11 +93,11 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const n
     const auto& shape = j["shape"];
     if (!shape.is_array()) throw fail("'shape' is not an array");
     for (const auto& d : shape) {
-        if (!d.is_number_integer()) throw fail("'shape' " + shape.dump() + " holds a non-integer");
+        if (!d.is_number_integer()) throw fail("'shape' " + json_excerpt(shape) + " holds a non-integer");
         if (d.is_number_unsigned() && d.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-            throw fail("'shape' " + shape.dump() + " has a dimension too large");
+            throw fail("'shape' " + json_excerpt(shape) + " has a dimension too large");
         const auto v = d.get<int64_t>();
-        if (v < 0) throw fail("'shape' " + shape.dump() + " has a negative dimension");
+        if (v < 0) throw fail("'shape' " + json_excerpt(shape) + " has a negative dimension");
         info.shape.push_back(v);
     }
 
@@ -133,9 +134,11 @@ nlohmann::json parse_header(const std::string& file, std::string_view text) {
         return true;
     };
     nlohmann::json j;
+    check_json_depth(text, file);
     try {
         j = nlohmann::json::parse(text.begin(), text.end(), on_event);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error, and out_of_range.406 for a number beyond a double (1e999).
         throw Error(file, std::string("header is not valid JSON: ") + e.what());
     }
     if (!j.is_object()) throw Error(file, "header is not a JSON object");
@@ -267,12 +270,7 @@ SafetensorsModel SafetensorsModel::open_dir(const fs::path& dir) {
     }
 
     const std::string index_file = index_path.string();
-    nlohmann::json index;
-    try {
-        index = nlohmann::json::parse(read_file(index_path));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(index_file, std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json index = read_json_file(index_path);
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
         throw Error(index_file, "lacks a 'weight_map' object");
 

@@ -9,6 +9,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 #include "core/io/tokenizer_added_tokens.h"
 #include "core/io/tokenizer_bpe.h"
 #include "core/io/tokenizer_decoders.h"
@@ -85,7 +86,13 @@ AddedToken parse_added_token(const json& j, const std::string& where) {
     if (!j.is_object() || !j.contains("id") || !j.contains("content"))
         throw Error(where, "an added_tokens entry lacks \"id\" or \"content\"");
     AddedToken t;
-    t.id = j["id"].get<int32_t>();
+    // The id is checked, though build() replaces it as HF does: a float such
+    // as 1e10 converted to int32 unchecked is undefined behaviour.
+    const auto& id = j["id"];
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+        throw Error(where, "malformed tokenizer.json: an added_tokens entry has no valid \"id\" (a non-negative 32-bit integer)");
+    t.id = id.get<int32_t>();
+    if (!j["content"].is_string()) throw Error(where, "malformed tokenizer.json: an added_tokens entry's \"content\" is not a string");
     t.content = j["content"].get<std::string>();
     t.single_word = tokjson::get_or(j, "single_word", false);
     t.lstrip = tokjson::get_or(j, "lstrip", false);
@@ -98,20 +105,9 @@ AddedToken parse_added_token(const json& j, const std::string& where) {
 } // namespace
 
 Tokenizer Tokenizer::from_json_string(const std::string& text, const std::string& where) {
-    json root;
-    try {
-        root = json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error(where, std::string("not valid JSON: ") + e.what());
-    }
-    try {
-        return Tokenizer(Impl::build(root, where));
-    } catch (const Error&) {
-        throw;
-    } catch (const json::exception& e) {
-        // A field of the wrong type somewhere: still one error naming the file.
-        throw Error(where, std::string("malformed tokenizer.json: ") + e.what());
-    }
+    const json root = parse_json(text, where);
+    // A field of the wrong type somewhere: still one error naming the file.
+    return with_file_errors(where, "tokenizer.json", [&] { return Tokenizer(Impl::build(root, where)); });
 }
 
 std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(const json& root, const std::string& where) {

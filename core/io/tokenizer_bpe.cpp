@@ -54,7 +54,14 @@ BpeModel BpeModel::from_json(const json& model, const std::string& where) {
         m.vocab_.emplace(token, id);
         max_id = std::max(max_id, id);
     }
-    m.id_to_token_.assign(static_cast<std::size_t>(max_id + 1), nullptr);
+    // The id -> token table is sized by the largest id, so that id must be
+    // one the file can back: real vocabularies are dense (ids 0..n-1). A
+    // lying id (2^31-1 in a 10-entry vocab) would otherwise allocate gigabytes.
+    const auto entries = static_cast<int64_t>(m.vocab_.size());
+    if (int64_t{max_id} >= kMaxIdSpread * entries + 1024)
+        throw Error(where, "BPE vocab id " + std::to_string(max_id) + " is far beyond the vocab's " +
+                               std::to_string(entries) + " entries (ids must be nearly dense)");
+    m.id_to_token_.assign(static_cast<std::size_t>(int64_t{max_id} + 1), nullptr);
     for (const auto& [token, id] : m.vocab_) m.id_to_token_[static_cast<std::size_t>(id)] = &token;
 
     for (int b = 0; b < 256; ++b) {

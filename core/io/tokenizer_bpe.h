@@ -25,6 +25,10 @@ struct StringHash {
 };
 using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
+// The largest vocab id accepted is kMaxIdSpread x the number of entries
+// (+1024): ids index a table, and the table must stay bounded by the file.
+constexpr int64_t kMaxIdSpread = 4;
+
 class BpeModel {
 public:
     // `where` names the file for errors.

@@ -148,7 +148,7 @@ struct SequenceDecoder final : Decoder {
 
 } // namespace
 
-std::unique_ptr<Decoder> parse_decoder(const json& j, const std::string& where) {
+std::unique_ptr<Decoder> parse_decoder(const json& j, const std::string& where, int depth) {
     if (j.is_null()) return nullptr;
     const std::string type = tokjson::type_of(j, where, "decoder");
     if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
@@ -185,9 +185,10 @@ std::unique_ptr<Decoder> parse_decoder(const json& j, const std::string& where) 
         return d;
     }
     if (type == "Sequence") {
+        tokjson::check_sequence_depth(depth, where, "decoder");
         auto d = std::make_unique<SequenceDecoder>();
         for (const auto& step : tokjson::require(j, "decoders", where, "Sequence decoder"))
-            if (auto s = parse_decoder(step, where)) d->steps.push_back(std::move(s));
+            if (auto s = parse_decoder(step, where, depth + 1)) d->steps.push_back(std::move(s));
         return d;
     }
     throw Error(where, "decoder \"" + type + "\" is not supported");

@@ -19,6 +19,7 @@ public:
 };
 
 // nullptr for a JSON null (tokens are then joined with spaces, as HF does).
-std::unique_ptr<Decoder> parse_decoder(const nlohmann::json& j, const std::string& where);
+// A "Sequence" nests at most kMaxTokenizerSequenceDepth deep (tokenizer_json_util.h).
+std::unique_ptr<Decoder> parse_decoder(const nlohmann::json& j, const std::string& where, int depth = 0);
 
 } // namespace glq::io

@@ -87,7 +87,7 @@ struct Sequence final : Normalizer {
 
 } // namespace
 
-std::unique_ptr<Normalizer> parse_normalizer(const json& j, const std::string& where) {
+std::unique_ptr<Normalizer> parse_normalizer(const json& j, const std::string& where, int depth) {
     if (j.is_null()) return nullptr;
     const std::string type = tokjson::type_of(j, where, "normalizer");
     if (type == "NFC") return std::make_unique<Nfc>();
@@ -112,9 +112,10 @@ std::unique_ptr<Normalizer> parse_normalizer(const json& j, const std::string& w
         return n;
     }
     if (type == "Sequence") {
+        tokjson::check_sequence_depth(depth, where, "normalizer");
         auto n = std::make_unique<Sequence>();
         for (const auto& step : tokjson::require(j, "normalizers", where, "Sequence normalizer"))
-            if (auto p = parse_normalizer(step, where)) n->steps.push_back(std::move(p));
+            if (auto p = parse_normalizer(step, where, depth + 1)) n->steps.push_back(std::move(p));
         return n;
     }
     throw Error(where, "normalizer \"" + type + "\" is not supported");

@@ -17,6 +17,7 @@ public:
 };
 
 // nullptr for a JSON null (no normalizer).
-std::unique_ptr<Normalizer> parse_normalizer(const nlohmann::json& j, const std::string& where);
+// A "Sequence" nests at most kMaxTokenizerSequenceDepth deep (tokenizer_json_util.h).
+std::unique_ptr<Normalizer> parse_normalizer(const nlohmann::json& j, const std::string& where, int depth = 0);
 
 } // namespace glq::io

@@ -66,16 +66,17 @@ std::unique_ptr<PostProcessor> parse_cls_sep(const json& j, const std::string& w
 
 } // namespace
 
-std::unique_ptr<PostProcessor> parse_post_processor(const json& j, const std::string& where) {
+std::unique_ptr<PostProcessor> parse_post_processor(const json& j, const std::string& where, int depth) {
     if (j.is_null()) return nullptr;
     const std::string type = tokjson::type_of(j, where, "post_processor");
     if (type == "TemplateProcessing") return parse_template(j, where);
     if (type == "RobertaProcessing" || type == "BertProcessing") return parse_cls_sep(j, where, type);
     if (type == "ByteLevel") return std::make_unique<Identity>();
     if (type == "Sequence") {
+        tokjson::check_sequence_depth(depth, where, "post_processor");
         auto s = std::make_unique<Sequence>();
         for (const auto& step : tokjson::require(j, "processors", where, "Sequence post_processor"))
-            if (auto p = parse_post_processor(step, where)) s->steps.push_back(std::move(p));
+            if (auto p = parse_post_processor(step, where, depth + 1)) s->steps.push_back(std::move(p));
         return s;
     }
     throw Error(where, "post_processor \"" + type + "\" is not supported");

@@ -228,7 +228,7 @@ std::vector<std::pair<std::size_t, std::size_t>> word_runs(const std::string& t)
 
 } // namespace
 
-std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::string& where) {
+std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::string& where, int depth) {
     if (j.is_null()) return nullptr;
     const std::string type = tokjson::type_of(j, where, "pre_tokenizer");
     if (type == "ByteLevel") {
@@ -244,7 +244,7 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
             const std::string regex = pattern["Regex"].get<std::string>();
             const auto known = recognise_split_pattern(regex);
             if (!known)
-                throw Error(where, "Split pre-tokenizer regex " + json(regex).dump() +
+                throw Error(where, "Split pre-tokenizer regex " + json_excerpt(json(regex), 120) +
                                        " is not supported (known: the GPT-2, Llama-3 and Qwen2 patterns)");
             find = regex_matches(*known);
         } else {
@@ -282,9 +282,10 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& j, const std::stri
         return make_split(literal_matches(d), Behavior::Removed);
     }
     if (type == "Sequence") {
+        tokjson::check_sequence_depth(depth, where, "pre_tokenizer");
         auto p = std::make_unique<Sequence>();
         for (const auto& step : tokjson::require(j, "pretokenizers", where, "Sequence pre-tokenizer"))
-            if (auto s = parse_pre_tokenizer(step, where)) p->steps.push_back(std::move(s));
+            if (auto s = parse_pre_tokenizer(step, where, depth + 1)) p->steps.push_back(std::move(s));
         return p;
     }
     throw Error(where, "pre_tokenizer \"" + type + "\" is not supported");

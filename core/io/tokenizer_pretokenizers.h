@@ -26,6 +26,7 @@ public:
 };
 
 // nullptr for a JSON null (no pre-tokenizer).
-std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const nlohmann::json& j, const std::string& where);
+// A "Sequence" nests at most kMaxTokenizerSequenceDepth deep (tokenizer_json_util.h).
+std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const nlohmann::json& j, const std::string& where, int depth = 0);
 
 } // namespace glq::io

@@ -72,6 +72,10 @@ struct LoadOptions {
     // and back with Transformer::move_layer. embed() returns on `device`;
     // forward() and decode_static() refuse (they need every layer at once).
     bool stream_layers = false;
+    // Quantized checkpoints: dequantise every quantized linear to a dense
+    // weight at load (the reference path tests compare against) instead of
+    // keeping it compressed, the default (core/format/compressed_linear.h).
+    bool decode_on_load = false;
 };
 
 class Transformer {

@@ -51,8 +51,15 @@ Allocation allocate_bpw(const SensitivityTable& table, const AllocationRequest& 
     for (size_t i = 0; i < n; ++i) {
         const LayerSensitivity& l = table.layers[i];
         if (l.rows <= 0 || l.cols <= 0) throw Error(l.name, "has no shape in the sensitivity table");
-        params[i] = static_cast<uint64_t>(l.parameters());
-        total_params += params[i];
+        // Unsigned and checked: rows x cols of a hand-made table must not wrap
+        // (signed overflow is undefined) and the sum, times 8 bits, must fit.
+        if (l.rows > kMaxLayerDim || l.cols > kMaxLayerDim ||
+            __builtin_mul_overflow(static_cast<uint64_t>(l.rows), static_cast<uint64_t>(l.cols), &params[i]) ||
+            params[i] > static_cast<uint64_t>(kMaxLayerParameters))
+            throw Error(l.name, "shape " + std::to_string(l.rows) + " x " + std::to_string(l.cols) +
+                                    " is too large for the allocator");
+        if (__builtin_add_overflow(total_params, params[i], &total_params) || total_params > (uint64_t{1} << 59))
+            throw Error("sensitivity table", "the layers hold more than 2^59 weights in all");
         for (int r = 0; r < rates; ++r) loss[i][r] = predicted_loss(l, req.min_bpw + r);
         if (!std::isfinite(loss[i][0]) && unmeasured++ == 0) first_unmeasured = &l;
     }

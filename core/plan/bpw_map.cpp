@@ -9,6 +9,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 namespace glq::plan {
 namespace {
@@ -28,9 +29,9 @@ int parse_bpw(const json& v, const std::string& key, const std::string& where) {
         const double d = v.get<double>();
         // 4.0 is a whole rate written by a float-minded tool; 3.5 is not a rate.
         if (std::isfinite(d) && d == std::floor(d) && d >= 2 && d <= 8) return static_cast<int>(d);
-        throw Error(where, what + "bpw " + v.dump() + " is not an integer in 2..8 (each layer takes a whole rate)");
+        throw Error(where, what + "bpw " + io::json_excerpt(v) + " is not an integer in 2..8 (each layer takes a whole rate)");
     }
-    throw Error(where, what + "expected an integer bpw in 2..8, got " + v.dump());
+    throw Error(where, what + "expected an integer bpw in 2..8, got " + io::json_excerpt(v));
 }
 
 } // namespace
@@ -41,12 +42,7 @@ int BpwMap::bpw_for(const std::string& prefix) const {
 }
 
 BpwMap BpwMap::from_json_text(const std::string& text, const std::string& where) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(where, std::string("not valid JSON (") + e.what() + ")");
-    }
+    const json j = io::parse_json(text, where);
     if (!j.is_object())
         throw Error(where, "a bpw map must be a JSON object {\"<layer prefix>\": <bpw>, ...}, got " +
                                std::string(j.type_name()));

@@ -10,6 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_file.h"
 
 namespace glq::plan {
 namespace {
@@ -134,13 +135,14 @@ std::vector<RateSummary> SensitivityTable::summarize_rates() const {
     return out;
 }
 
+static SensitivityTable table_from_json(const json& j, const std::string& where);
+
 SensitivityTable SensitivityTable::from_json_text(const std::string& text, const std::string& where) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(where, std::string("not valid JSON (") + e.what() + ")");
-    }
+    const json j = io::parse_json(text, where);
+    return io::with_file_errors(where, "sensitivity table", [&] { return table_from_json(j, where); });
+}
+
+static SensitivityTable table_from_json(const json& j, const std::string& where) {
     if (!j.is_object()) throw Error(where, "expected a JSON object with \"format\": \"glq-sensitivity\"");
     if (!j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != "glq-sensitivity")
         throw Error(where, "not a sensitivity table (\"format\" must be \"glq-sensitivity\")");
@@ -165,6 +167,10 @@ SensitivityTable SensitivityTable::from_json_text(const std::string& text, const
                 throw Error(where, "layer '" + l.name + "': \"" + key + "\" must be a positive integer");
         l.rows = e["rows"].get<int64_t>();
         l.cols = e["cols"].get<int64_t>();
+        if (l.rows > kMaxLayerDim || l.cols > kMaxLayerDim || l.rows * l.cols > kMaxLayerParameters)
+            throw Error(where, "layer '" + l.name + "': shape " + std::to_string(l.rows) + " x " + std::to_string(l.cols) +
+                                   " is beyond the largest this workbench accepts (" + std::to_string(kMaxLayerDim) +
+                                   " per side, 2^40 weights)");
         if (!e.contains("proxy_loss") || !e["proxy_loss"].is_object() || e["proxy_loss"].empty())
             throw Error(where, "layer '" + l.name + "': \"proxy_loss\" must map bpw (\"2\"..\"8\") to a loss");
         read_rate_map(e["proxy_loss"], where, l.name, "proxy loss", [&l](int b, double v) { l.set_loss(b, v); });

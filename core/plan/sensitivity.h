@@ -33,6 +33,12 @@ namespace glq::plan {
 constexpr int kSensitivityMinBpw = 2;
 constexpr int kSensitivityMaxBpw = 8;
 
+// The largest layer a table may describe: far beyond any real linear (the
+// largest are ~260k x 16k), small enough that rows x cols, and their sum over
+// a table the allocator multiplies by 8 bits, cannot overflow 64 bits.
+constexpr int64_t kMaxLayerDim = int64_t{1} << 31;
+constexpr int64_t kMaxLayerParameters = int64_t{1} << 40;
+
 struct LayerSensitivity {
     std::string name;  // HF module prefix
     int64_t rows = 0;
@@ -45,6 +51,7 @@ struct LayerSensitivity {
         relative_error.fill(std::numeric_limits<double>::quiet_NaN());
     }
 
+    // rows x cols; the loader bounds both (kMaxLayerParameters), so this cannot overflow for a loaded table.
     int64_t parameters() const { return rows * cols; }
     bool measured(int bpw) const;
     double loss(int bpw) const;  // NaN when not measured or bpw outside 2..8

@@ -13,6 +13,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/eval/perplexity.h"
+#include "core/io/json_file.h"
 #include "core/io/model_dir.h"
 #include "core/io/tokenizer.h"
 #include "core/model/dtype.h"
@@ -51,12 +52,7 @@ struct SpecialTokens {
 };
 
 SpecialTokens read_special_tokens(const fs::path& tokenizer_config) {
-    nlohmann::json config;
-    try {
-        config = nlohmann::json::parse(read_file(tokenizer_config));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(tokenizer_config.string(), std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json config = io::read_json_file(tokenizer_config);
     if (!config.is_object()) throw Error(tokenizer_config.string(), "expected a JSON object");
     SpecialTokens t;
     t.bos = special_token(config, "bos_token");
@@ -99,7 +95,7 @@ MemoryEstimate estimate_load_memory(const fs::path& model_dir, const std::string
     const io::ModelConfig& c = dir.config();
     const uint64_t elem = element_size(resolve_dtype(device, dtype));
     const int64_t positions = context > 0 ? std::min(context, c.max_position_embeddings) : c.max_position_embeddings;
-    return io::estimate_memory(c, elem, positions);
+    return io::estimate_memory(dir, elem, positions);
 }
 
 std::vector<io::ChatMessage> Conversation::all_messages() const {

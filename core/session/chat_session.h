@@ -52,9 +52,9 @@ struct LoadSettings {
 std::string resolve_dtype(const std::string& device, const std::string& dtype);
 
 // What a model will occupy on its device once loaded, computed from
-// config.json only (nothing is loaded). A GLQ checkpoint is decoded once at
-// load into dense weights in the compute dtype (see glq_linear.h), so it
-// needs what the dense model needs.
+// config.json and the safetensors headers only (nothing is loaded). A GLQ
+// checkpoint's quantized linears stay compressed (their stored bytes); the
+// other weights count in the compute dtype.
 using MemoryEstimate = io::MemoryEstimate;
 // `context` <= 0 means the model's whole context. Throws glq::Error naming
 // the folder/file when it is not a readable model folder.

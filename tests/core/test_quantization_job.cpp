@@ -177,6 +177,15 @@ GLQ_TEST(quantizes_end_to_end_and_reloads) {
         CHECK_EQ(q->linear("model.layers.0.self_attn.q_proj")->kind(), std::string("glq"));
         const torch::Tensor logits = logits_of(*q);
         CHECK(torch::isfinite(logits).all().item<bool>());
+        // The compressed layers compute the function of the decoded ones, in
+        // less memory.
+        glq::model::LoadOptions decode;
+        decode.decode_on_load = true;
+        auto d = load_glq_model(out, decode);
+        CHECK_EQ(d->linear("model.layers.0.self_attn.q_proj")->kind(), std::string("glq-decoded"));
+        const double same = relative_error(logits, logits_of(*d));
+        CHECK_MSG(same < 1e-5, "compressed vs decode-on-load logits differ by " << same);
+        CHECK_MSG(q->resident_bytes() < d->resident_bytes(), q->resident_bytes() << " vs " << d->resident_bytes());
         err[i++] = relative_error(logits, ref);
         if (const char* keep = std::getenv("GLQ_INTEROP_OUT"); keep && *keep && bpw == 4) {
             fs::create_directories(keep);

@@ -101,7 +101,7 @@ GLQ_TEST(glq_linear_forward_equals_the_dequantized_matmul) {
     DecodedShellLinear op(q.artifacts, torch::kCPU);
     CHECK_EQ(op.in_features(), kCols);
     CHECK_EQ(op.out_features(), kRows);
-    CHECK_EQ(op.kind(), std::string("glq"));
+    CHECK_EQ(op.kind(), std::string("glq-decoded"));
     const torch::Tensor x = torch::randn({3, 5, kCols});
     const torch::Tensor y = op.forward(x);
     const torch::Tensor expect = torch::matmul(x, q.w_hat.t()) + b;

@@ -1,11 +1,11 @@
-// A DecodedShellLinear swapped into the engine: Hessians from the engine's input observer,
+// A CompressedShellLinear swapped into the engine: Hessians from the engine's input observer,
 // every projection of layer 0 quantized at 8 bpw, the logits stay close.
 
 #include <torch/torch.h>
 
 #include "core/io/hf_config.h"
 #include "core/model/transformer.h"
-#include "core/format/decoded_linear.h"
+#include "core/format/compressed_linear.h"
 #include "core/quant/quantize_layer.h"
 #include "tests/support/test.h"
 
@@ -54,7 +54,7 @@ GLQ_TEST(captured_hessians_quantize_a_layer_that_keeps_the_model_close) {
         // LDLQ minimises the Hessian-weighted error (plain SQNR is not its objective):
         // at 8 bpw the weighted error is a tiny fraction of the weighted signal.
         CHECK_MSG(q.metrics.relative_proxy_loss < 1e-3, p << " relative proxy " << q.metrics.relative_proxy_loss);
-        model->replace_linear(p, std::make_shared<DecodedShellLinear>(q.artifacts, torch::kCPU, torch::kFloat32, p));
+        model->replace_linear(p, std::make_shared<CompressedShellLinear>(q.artifacts, torch::kCPU, nullptr, p));
     }
     CHECK_EQ(model->linear("model.layers.0.mlp.down_proj")->kind(), std::string("glq"));
     const torch::Tensor quantized = model->forward(ids);

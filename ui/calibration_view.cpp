@@ -1,5 +1,6 @@
 #include "ui/calibration_view.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
@@ -28,12 +29,13 @@ CalibrationView::CalibrationView(BpwMapModel* model, Worker* worker, QWidget* pa
     auto* box = new QGroupBox(tr("Calibration"));
     auto* form = new QFormLayout(box);
     text_ = new QLineEdit;
-    text_->setPlaceholderText(tr("the bundled Brown corpus; or plain text (.txt) or gzip (.gz) files"));
+    text_->setPlaceholderText(tr("the bundled Brown corpus; or plain text (.txt) or gzip (.gz) files, separated by ;"));
     auto* browse = new QPushButton(tr("Browse…"));
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Calibration text"), text_->text(),
-                                                       tr("Text (*.txt *.gz *.raw);;All files (*)"));
-        if (!f.isEmpty()) text_->setText(f);
+        const QStringList f = QFileDialog::getOpenFileNames(this, tr("Calibration text"),
+                                                            text_->text().section(QLatin1Char(';'), 0, 0),
+                                                            tr("Text (*.txt *.gz *.raw);;All files (*)"));
+        if (!f.isEmpty()) text_->setText(f.join(QLatin1Char(';')));
     });
     auto* textRow = new QHBoxLayout;
     textRow->addWidget(text_, 1);
@@ -46,9 +48,27 @@ CalibrationView::CalibrationView(BpwMapModel* model, Worker* worker, QWidget* pa
     seqlen_->setSuffix(tr(" tokens"));
     seed_ = new QSpinBox;
     seed_->setRange(0, INT32_MAX);
+    contiguous_ = new QCheckBox(tr("In order"));
+    contiguous_->setToolTip(tr("Take the first nsamples x seqlen tokens of the text in order (the reference's "
+                               "protocol) instead of windows drawn with the seed"));
+    connect(contiguous_, &QCheckBox::toggled, this, [this](bool on) { seed_->setEnabled(!on); });
+    useCache_ = new QCheckBox(tr("Hessian cache:"));
+    useCache_->setToolTip(tr("Reuse Hessians captured by an earlier run with the same model and calibration, and "
+                             "keep the ones this run captures"));
+    cacheDir_ = new QLineEdit;
+    cacheDir_->setPlaceholderText(tr("the default folder (~/.cache/glq-workbench/hessians)"));
+    connect(useCache_, &QCheckBox::toggled, cacheDir_, &QLineEdit::setEnabled);
     device_ = new QComboBox;
     JobProgressPanel::fillDeviceBox(device_);
     device_->setToolTip(tr("CUDA devices are listed when this build and machine can use them"));
+    streaming_ = new QComboBox;
+    streaming_->setObjectName(QStringLiteral("profileLayerStreaming"));
+    JobProgressPanel::fillStreamingBox(streaming_);
+    tune_ = new QComboBox;
+    tune_->setObjectName(QStringLiteral("profileTunePasses"));
+    JobProgressPanel::fillTuneBox(tune_);
+    tune_->setToolTip(tune_->toolTip() + tr(" The profile measures each rate with these passes, as the Quantize "
+                                            "step's own setting will quantize it."));
     rates_ = new QLineEdit(QStringLiteral("2,3,4,5,6,7,8"));
     rates_->setToolTip(tr("bits per weight to measure each linear at (2..8, comma-separated)"));
     // Two settings rows rather than five: the plots below get the height.
@@ -60,15 +80,27 @@ CalibrationView::CalibrationView(BpwMapModel* model, Worker* worker, QWidget* pa
     windowsRow->addSpacing(12);
     windowsRow->addWidget(new QLabel(tr("Seed:")));
     windowsRow->addWidget(seed_);
+    windowsRow->addSpacing(12);
+    windowsRow->addWidget(contiguous_);
     windowsRow->addStretch(1);
+    auto* cacheRow = new QHBoxLayout;
+    cacheRow->addWidget(useCache_);
+    cacheRow->addWidget(cacheDir_, 1);
     auto* deviceRow = new QHBoxLayout;
     deviceRow->addWidget(device_);
     deviceRow->addSpacing(12);
+    deviceRow->addWidget(new QLabel(tr("Layer streaming:")));
+    deviceRow->addWidget(streaming_);
+    deviceRow->addSpacing(12);
     deviceRow->addWidget(new QLabel(tr("Rates (bpw):")));
     deviceRow->addWidget(rates_, 1);
+    deviceRow->addSpacing(12);
+    deviceRow->addWidget(new QLabel(tr("Tuning passes:")));
+    deviceRow->addWidget(tune_);
     form->addRow(tr("Text:"), textRow);
     form->addRow(tr("nsamples:"), windowsRow);
     form->addRow(tr("Device:"), deviceRow);
+    form->addRow(cacheRow);
     run_ = new QPushButton(tr("Run calibration && profiling"));
     run_->setObjectName(QStringLiteral("runProfile"));
     connect(run_, &QPushButton::clicked, this, &CalibrationView::run);
@@ -108,7 +140,8 @@ CalibrationView::CalibrationView(BpwMapModel* model, Worker* worker, QWidget* pa
 }
 
 CalibrationSettings CalibrationView::settings() const {
-    return {text_->text(), nsamples_->value(), seqlen_->value(), seed_->value()};
+    return {text_->text(),           nsamples_->value(),     seqlen_->value(), seed_->value(),
+            contiguous_->isChecked(), useCache_->isChecked(), cacheDir_->text()};
 }
 
 void CalibrationView::setSettings(const CalibrationSettings& s) {
@@ -116,6 +149,11 @@ void CalibrationView::setSettings(const CalibrationSettings& s) {
     nsamples_->setValue(s.nsamples);
     seqlen_->setValue(s.seqlen);
     seed_->setValue(s.seed);
+    contiguous_->setChecked(s.contiguous);
+    seed_->setEnabled(!s.contiguous);
+    useCache_->setChecked(s.use_cache);
+    cacheDir_->setText(s.cache_dir);
+    cacheDir_->setEnabled(s.use_cache);
 }
 
 void CalibrationView::saveSettings(QSettings& s) const {
@@ -124,7 +162,12 @@ void CalibrationView::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("calibration/nsamples"), c.nsamples);
     s.setValue(QStringLiteral("calibration/seqlen"), c.seqlen);
     s.setValue(QStringLiteral("calibration/seed"), c.seed);
+    s.setValue(QStringLiteral("calibration/contiguous"), c.contiguous);
+    s.setValue(QStringLiteral("calibration/useCache"), c.use_cache);
+    s.setValue(QStringLiteral("calibration/cacheDir"), c.cache_dir);
     s.setValue(QStringLiteral("calibration/rates"), rates_->text());
+    s.setValue(QStringLiteral("calibration/layerStreaming"), streaming_->currentData().toString());
+    s.setValue(QStringLiteral("calibration/tunePasses"), tune_->currentData().toInt());
     plots_->saveSettings(s, QStringLiteral("calibration/plots"));
 }
 
@@ -133,8 +176,14 @@ void CalibrationView::loadSettings(QSettings& s) {
     setSettings({s.value(QStringLiteral("calibration/text"), d.text_path).toString(),
                  s.value(QStringLiteral("calibration/nsamples"), d.nsamples).toInt(),
                  s.value(QStringLiteral("calibration/seqlen"), d.seqlen).toInt(),
-                 s.value(QStringLiteral("calibration/seed"), d.seed).toInt()});
+                 s.value(QStringLiteral("calibration/seed"), d.seed).toInt(),
+                 s.value(QStringLiteral("calibration/contiguous"), d.contiguous).toBool(),
+                 s.value(QStringLiteral("calibration/useCache"), d.use_cache).toBool(),
+                 s.value(QStringLiteral("calibration/cacheDir"), d.cache_dir).toString()});
     setRates(s.value(QStringLiteral("calibration/rates"), rates_->text()).toString());
+    JobProgressPanel::selectData(streaming_,
+                                 s.value(QStringLiteral("calibration/layerStreaming"), QStringLiteral("auto")).toString());
+    JobProgressPanel::selectData(tune_, s.value(QStringLiteral("calibration/tunePasses"), -1).toInt());
     plots_->loadSettings(s, QStringLiteral("calibration/plots"));
 }
 
@@ -169,11 +218,17 @@ glq::session::JobOptions CalibrationView::jobOptions() const {
     glq::session::JobOptions o;
     o.model_dir = modelDir_.toStdString();
     const CalibrationSettings c = settings();
-    if (!c.text_path.trimmed().isEmpty()) o.calibration.text_files = {c.text_path.trimmed().toStdString()};
+    for (const QString& f : c.text_path.split(QLatin1Char(';'), Qt::SkipEmptyParts))
+        if (!f.trimmed().isEmpty()) o.calibration.text_files.push_back(f.trimmed().toStdString());
     o.calibration.nsamples = c.nsamples;
     o.calibration.seqlen = c.seqlen;
     o.calibration.seed = static_cast<uint64_t>(c.seed);
+    o.calibration.contiguous = c.contiguous;
+    o.use_cache = c.use_cache;
+    o.cache_dir = c.cache_dir.trimmed().toStdString();
     o.device = device().toStdString();
+    o.layer_streaming = streaming_->currentData().toString().toStdString();
+    o.tune_iters = tune_->currentData().toInt();
     return o;
 }
 

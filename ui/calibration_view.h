@@ -1,6 +1,8 @@
 #pragma once
-// The Calibration & sensitivity step: the calibration settings (text,
-// nsamples, seqlen, seed, device), Run (calibrate + profile every linear at
+// The Calibration & sensitivity step: the calibration settings (text files,
+// nsamples, seqlen, seed or in order, the Hessian cache), the profile's
+// device, layer streaming, rates and tuning passes (every option of `glqw
+// profile`), Run (calibrate + profile every linear at
 // each chosen rate on the window's Worker, with progress, ETA and cancel),
 // the sensitivity table's source, and the plots. A finished profile is saved
 // as a glq-sensitivity table (the same file `glqw profile` writes) and
@@ -12,6 +14,7 @@
 
 #include "core/session/job_session.h"
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -26,11 +29,17 @@ class JobProgressPanel;
 class SensitivityPlots;
 class Worker;
 
+// The calibration and cache options of every job (the profile here, the
+// quantization of the Quantize step): glqw's --calib, --nsamples, --seqlen,
+// --seed, --contiguous, --cache-dir and --no-cache.
 struct CalibrationSettings {
-    QString text_path;  // empty: the bundled Brown corpus
+    QString text_path;  // empty: the bundled Brown corpus; several files separated by ';'
     int nsamples = 128;
     int seqlen = 512;
     int seed = 0;
+    bool contiguous = false;  // the first nsamples x seqlen tokens in order, not seeded windows
+    bool use_cache = true;    // read and write cached Hessians
+    QString cache_dir;        // empty: the default (~/.cache/glq-workbench/hessians)
 };
 
 class CalibrationView : public QWidget {
@@ -60,7 +69,9 @@ public:
     void setRates(const QString& rates);
     std::vector<int> rates() const;
 
-    // The job options of these settings (model, text, windows, device).
+    // The job options of these settings (model, text, windows, cache; device,
+    // layer streaming and tuning passes of the profile). The Quantize step
+    // takes the calibration and cache ones and sets the rest itself.
     glq::session::JobOptions jobOptions() const;
 
 public slots:
@@ -90,7 +101,12 @@ private:
     QSpinBox* nsamples_;
     QSpinBox* seqlen_;
     QSpinBox* seed_;
+    QCheckBox* contiguous_;
+    QCheckBox* useCache_;
+    QLineEdit* cacheDir_;
     QComboBox* device_;
+    QComboBox* streaming_;  // layer streaming of the profile: auto / on / off
+    QComboBox* tune_;       // LDLQ tuning passes of the profile (item data = passes, -1 = auto)
     QLineEdit* rates_;
     QLabel* source_;
     QPushButton* run_;

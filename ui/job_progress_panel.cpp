@@ -113,4 +113,28 @@ void JobProgressPanel::fillDeviceBox(QComboBox* box, const QString& preferred) {
     if (i >= 0) box->setCurrentIndex(i);
 }
 
+void JobProgressPanel::fillStreamingBox(QComboBox* box) {
+    box->clear();
+    box->addItem(tr("auto"), QStringLiteral("auto"));
+    box->addItem(tr("on"), QStringLiteral("on"));
+    box->addItem(tr("off"), QStringLiteral("off"));
+    box->setToolTip(tr("On CUDA: keep the weights in host memory and bring one decoder layer at a time to the "
+                       "GPU (for models larger than its memory; about 4 bytes of host memory per parameter). "
+                       "auto: only when the weights take more than half of the GPU's free memory"));
+}
+
+void JobProgressPanel::fillTuneBox(QComboBox* box) {
+    box->clear();
+    box->addItem(tr("auto (one pass at 2–3 bpw)"), -1);
+    for (int passes = 0; passes <= 10; ++passes) box->addItem(QString::number(passes), passes);  // glqw's 0..10
+    box->setToolTip(tr("Refinement passes of LDLQ after its sweep: each revisits every block and keeps new codes "
+                       "only where they lower the Hessian-weighted error. A pass costs about one more sweep; "
+                       "it pays most at low rates."));
+}
+
+void JobProgressPanel::selectData(QComboBox* box, const QVariant& data) {
+    const int i = box->findData(data);
+    box->setCurrentIndex(i >= 0 ? i : 0);
+}
+
 } // namespace glq::ui

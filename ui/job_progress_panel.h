@@ -5,12 +5,15 @@
 // Worker (one job at a time on a shared machine); a panel reacts only to the
 // job its view started (track()), so another view's job never moves its bar.
 //
-// Also the device choice the views offer: the CPU always, CUDA devices only
-// when this build and machine can run on them (asked once, through the
-// torch-free session facade).
+// Also the job options the views share: the device choice (the CPU always,
+// CUDA devices only when this build and machine can run on them, asked once
+// through the torch-free session facade), layer streaming and LDLQ's tuning
+// passes, filled the same way wherever a job is started (glqw's --device,
+// --stream-layers and --tune-iters).
 
 #include <QString>
 #include <QStringList>
+#include <QVariant>
 #include <QWidget>
 
 class QComboBox;
@@ -38,6 +41,12 @@ public:
     static QStringList computeDevices();
     // Fills `box` with computeDevices(), keeping `preferred` selected when listed.
     static void fillDeviceBox(QComboBox* box, const QString& preferred = QString());
+    // auto / on / off, item data the session's word (JobOptions::layer_streaming).
+    static void fillStreamingBox(QComboBox* box);
+    // auto, then 0..10 passes, item data the passes (-1 = auto, JobOptions::tune_iters).
+    static void fillTuneBox(QComboBox* box);
+    // Selects the item whose data is `data`, else the first (auto).
+    static void selectData(QComboBox* box, const QVariant& data);
 
 signals:
     void progressed(const glq::ui::JobProgress& progress);

@@ -94,7 +94,16 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
 
     device_ = new QComboBox;
     JobProgressPanel::fillDeviceBox(device_);
-    form->addRow(tr("Device:"), device_);
+    streaming_ = new QComboBox;
+    streaming_->setObjectName(QStringLiteral("layerStreaming"));
+    JobProgressPanel::fillStreamingBox(streaming_);
+    auto* deviceRow = new QHBoxLayout;
+    deviceRow->addWidget(device_);
+    deviceRow->addSpacing(12);
+    deviceRow->addWidget(new QLabel(tr("Layer streaming:")));
+    deviceRow->addWidget(streaming_);
+    deviceRow->addStretch(1);
+    form->addRow(tr("Device:"), deviceRow);
 
     output_ = new QLineEdit;
     output_->setPlaceholderText(tr("the checkpoint folder to write"));
@@ -125,11 +134,7 @@ QuantizeView::QuantizeView(BpwMapModel* map, Worker* worker, QWidget* parent)
 
     tune_ = new QComboBox;
     tune_->setObjectName(QStringLiteral("tunePasses"));
-    tune_->addItem(tr("auto (one pass at 2–3 bpw)"), -1);
-    for (int passes = 0; passes <= 3; ++passes) tune_->addItem(QString::number(passes), passes);
-    tune_->setToolTip(tr("Refinement passes of LDLQ after its sweep: each revisits every block and keeps new codes "
-                         "only where they lower the Hessian-weighted error. A pass costs about one more sweep; "
-                         "it pays most at low rates."));
+    JobProgressPanel::fillTuneBox(tune_);
     form->addRow(tr("Tuning passes:"), tune_);
 
     run_ = new QPushButton(tr("Quantize"));
@@ -289,6 +294,7 @@ void QuantizeView::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("quantize/max"), maxBpw_->value());
     s.setValue(QStringLiteral("quantize/propagate"), propagate_->isChecked());
     s.setValue(QStringLiteral("quantize/tunePasses"), tune_->currentData().toInt());
+    s.setValue(QStringLiteral("quantize/layerStreaming"), streaming_->currentData().toString());
 }
 
 void QuantizeView::loadSettings(QSettings& s) {
@@ -297,8 +303,8 @@ void QuantizeView::loadSettings(QSettings& s) {
     minBpw_->setValue(s.value(QStringLiteral("quantize/min"), minBpw_->value()).toInt());
     maxBpw_->setValue(s.value(QStringLiteral("quantize/max"), maxBpw_->value()).toInt());
     propagate_->setChecked(s.value(QStringLiteral("quantize/propagate"), true).toBool());
-    const int tuneIndex = tune_->findData(s.value(QStringLiteral("quantize/tunePasses"), -1).toInt());
-    tune_->setCurrentIndex(tuneIndex >= 0 ? tuneIndex : 0);
+    JobProgressPanel::selectData(tune_, s.value(QStringLiteral("quantize/tunePasses"), -1).toInt());
+    JobProgressPanel::selectData(streaming_, s.value(QStringLiteral("quantize/layerStreaming"), QStringLiteral("auto")).toString());
 }
 
 glq::session::JobOptions QuantizeView::jobOptions() const {
@@ -310,6 +316,7 @@ glq::session::JobOptions QuantizeView::jobOptions() const {
     o.resume = resume_->isChecked();
     o.propagate = propagate_->isChecked();
     o.tune_iters = tune_->currentData().toInt();
+    o.layer_streaming = streaming_->currentData().toString().toStdString();
     o.bpw_map.clear();
     if (useMap_->isChecked() && map_) {
         // The job quantizes the linears of the transformer blocks; an untied

@@ -1,7 +1,9 @@
 #pragma once
 // The Quantize step: rates (the bpw map of the bpw map step, or a target
 // bpw: an integer quantizes every linear at it, a fraction lets the
-// allocator choose), device, output folder; Run quantizes on the window's
+// allocator choose), device and layer streaming, output folder, replace,
+// resume, propagation and tuning passes (every option `glqw quantize` has;
+// the calibration and cache ones are the Calibration step's); Run quantizes on the window's
 // Worker with overall progress (linears done / total, stage, ETA), the
 // current transformer block's progress, a live log, and a plot of every
 // linear's proxy loss filling in as the linears finish (PNG/SVG/PDF/CSV).
@@ -116,7 +118,8 @@ private:
     QCheckBox* replace_;
     QCheckBox* resume_;
     QCheckBox* propagate_;
-    QComboBox* tune_;  // LDLQ tuning passes: item 0 = auto, then 0..3 (item data = passes, -1 = auto)
+    QComboBox* tune_;  // LDLQ tuning passes: item 0 = auto, then 0..10 (item data = passes, -1 = auto)
+    QComboBox* streaming_;  // layer streaming: auto / on / off (item data = the session's word)
     QPushButton* run_;
     JobProgressPanel* progress_ = nullptr;
     QLabel* blockLabel_;

@@ -12,8 +12,7 @@
 #include "app/cli/job_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/common/error.h"
-#include "core/model/dtype.h"
-#include "core/quant/quantization_job.h"
+#include "core/session/job_session.h"
 
 namespace {
 
@@ -68,16 +67,16 @@ int run_profile(int argc, char** argv) {
     if (!args.parse(argc, argv, std::cout)) return 0;
     if (!args.has("out")) throw glq::cli::UsageError("--out FILE is required");
 
-    glq::quant::QuantizationJobOptions o;
+    glq::session::JobOptions o;
     glq::cli::read_calibration_options(args, o);
     const std::vector<int> rates = parse_rates(args.get("bpws"));
 
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;
-    glq::quant::QuantizationCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
+    glq::session::JobCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
     glq::plan::SensitivityTable table;
     try {
-        table = glq::quant::run_profile(o, rates, cb);
+        table = glq::session::profile(o, rates, cb);  // the workbench's Run calibration, too
     } catch (const glq::Cancelled&) {
         bar.finish();
         std::cerr << "cancelled; nothing was written\n";

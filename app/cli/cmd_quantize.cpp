@@ -1,6 +1,9 @@
 // glqw quantize: the end-to-end GLQ job (calibrate -> [profile -> allocate]
 // -> quantize layer by layer -> export) on CPU or CUDA, with a progress bar,
-// one log line per linear, Ctrl-C to cancel and --resume.
+// one log line per linear, Ctrl-C to cancel and --resume. It runs through the
+// job session (core/session/job_session.h), the use case the workbench's
+// Quantize button runs: the same checks, and the job record the model card of
+// `glqw export` reads.
 
 #include <cmath>
 #include <cstdio>
@@ -13,8 +16,7 @@
 #include "app/cli/job_options.h"
 #include "app/cli/progress_bar.h"
 #include "core/common/error.h"
-#include "core/model/dtype.h"
-#include "core/quant/quantization_job.h"
+#include "core/session/job_session.h"
 
 namespace {
 
@@ -28,7 +30,9 @@ int run_quantize(int argc, char** argv) {
         "~/.cache/glq-workbench/hessians): with sequential propagation (the default, as the reference) a re-run "
         "with another map reuses layer 0 and every layer whose predecessors keep their rates; with --no-propagate "
         "every layer's Hessian comes from the unquantized model and all are reused. Finished layers are kept in "
-        "OUT.glq-resume so a cancelled run continues with --resume.");
+        "OUT.glq-resume so a cancelled run continues with --resume. The checkpoint carries its job record "
+        "(glq_workbench_job.json: calibration text, windows, device, how the rates were chosen), which the model "
+        "card of `glqw export` reports.");
     args.positional("MODEL", "the source HF model folder")
         .option("out", "DIR", "the checkpoint folder to write")
         .option("bpw", "B", "bits per weight: integer 2..8 (uniform) or fractional (mixed precision)")
@@ -43,31 +47,32 @@ int run_quantize(int argc, char** argv) {
     if (!args.has("out")) throw glq::cli::UsageError("--out DIR is required");
     if (!args.has("bpw") && !args.has("bpw-map")) throw glq::cli::UsageError("give --bpw B or --bpw-map FILE");
 
-    glq::quant::QuantizationJobOptions o;
+    glq::session::JobOptions o;
     glq::cli::read_calibration_options(args, o);
     o.output_dir = args.get("out");
-    if (args.has("bpw")) o.bpw = args.get_double("bpw");
+    if (args.has("bpw")) o.target_bpw = args.get_double("bpw");
     if (args.has("bpw-map")) o.bpw_map_file = args.get("bpw-map");
     o.min_bpw = static_cast<int>(args.get_int("min-bpw"));
     o.max_bpw = static_cast<int>(args.get_int("max-bpw"));
     o.propagate = !args.has("no-propagate");
     o.resume = args.has("resume");
-    if (std::filesystem::exists(o.output_dir) && !args.has("force"))
+    o.replace_existing = args.has("force");
+    if (std::filesystem::exists(o.output_dir) && !o.replace_existing)
         throw glq::Error(o.output_dir.string(), "already exists (use --force to replace it)");
 
     glq::cli::InterruptCancel interrupt;
     glq::cli::ProgressBar bar;
-    glq::quant::QuantizationCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
-    cb.on_layer = [&](const glq::quant::LayerResult& r) {
+    glq::session::JobCallbacks cb = glq::cli::terminal_callbacks(bar, interrupt);
+    cb.on_layer = [&](const glq::session::LayerReport& r) {
         bar.finish();
         char line[256];
-        std::snprintf(line, sizeof line, "%-40s %d bpw  proxy loss %.4e  relative %.4e  %6.2fs%s", r.prefix.c_str(),
+        std::snprintf(line, sizeof line, "%-40s %d bpw  proxy loss %.4e  relative %.4e  %6.2fs%s", r.name.c_str(),
                       r.bpw, r.proxy_loss, r.relative_error, r.seconds, r.resumed ? "  (resumed)" : "");
         std::cerr << line << "\n";
     };
-    glq::quant::QuantizationSummary s;
+    glq::session::QuantizeResult s;
     try {
-        s = glq::quant::run_quantization_job(o, cb);
+        s = glq::session::quantize(o, cb);
     } catch (const glq::Cancelled&) {
         bar.finish();
         std::cerr << "cancelled; nothing was written to " << o.output_dir.string()

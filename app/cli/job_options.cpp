@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/model/dtype.h"
+#include "core/quant/quantization_job.h"
 
 namespace glq::cli {
 
@@ -28,26 +29,28 @@ void add_calibration_options(ArgParser& args, const std::string& calib_help) {
         .flag("no-cache", "neither read nor write cached Hessians");
 }
 
-void read_calibration_options(const ArgParser& args, quant::QuantizationJobOptions& o) {
+void read_calibration_options(const ArgParser& args, session::JobOptions& o) {
     o.model_dir = args.get("MODEL");
     if (args.has("calib")) {
         std::stringstream s(args.get("calib"));
         for (std::string item; std::getline(s, item, ',');)
-            if (!item.empty()) o.calibration.files.emplace_back(item);
+            if (!item.empty()) o.calibration.text_files.emplace_back(item);
     }
     o.calibration.nsamples = args.get_int("nsamples");
     o.calibration.seqlen = args.get_int("seqlen");
     o.calibration.seed = static_cast<uint64_t>(args.get_int("seed"));
     o.calibration.contiguous = args.has("contiguous");
-    o.device = model::parse_device(args.get("device"));
-    o.layer_streaming = quant::parse_layer_streaming(args.get("stream-layers"));
-    o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : args.get_int("tune-iters");
+    o.device = args.get("device");
+    (void)model::parse_device(o.device);  // "--device: ..." before any work
+    o.layer_streaming = args.get("stream-layers");
+    (void)quant::parse_layer_streaming(o.layer_streaming);
+    o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : static_cast<int>(args.get_int("tune-iters"));
     if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
     o.use_cache = !args.has("no-cache");
 }
 
-quant::QuantizationCallbacks terminal_callbacks(ProgressBar& bar, const InterruptCancel& interrupt) {
-    quant::QuantizationCallbacks cb;
+session::JobCallbacks terminal_callbacks(ProgressBar& bar, const InterruptCancel& interrupt) {
+    session::JobCallbacks cb;
     cb.progress = bar.callback();
     cb.cancel = &interrupt.token();
     cb.log = [&bar](const std::string& line) {

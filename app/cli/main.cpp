@@ -7,6 +7,7 @@
 
 #include "app/cli/command.h"
 #include "core/common/error.h"
+#include "core/session/compute_threads.h"
 
 namespace {
 
@@ -24,6 +25,8 @@ void print_overview(std::ostream& out) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // No more compute threads than cores, before any tensor work.
+    glq::session::configure_compute_threads();
     if (argc < 2) {
         print_overview(std::cerr);
         return 2;

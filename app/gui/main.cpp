@@ -9,10 +9,13 @@
 #include <QCommandLineParser>
 #include <QTimer>
 
+#include "core/session/compute_threads.h"
 #include "ui/main_window.h"
 #include "ui/screenshot_tour.h"
 
 int main(int argc, char** argv) {
+    // No more compute threads than cores, before any tensor work.
+    glq::session::configure_compute_threads();
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("GLQ"));
     QApplication::setApplicationName(QStringLiteral("GLQ Workbench"));

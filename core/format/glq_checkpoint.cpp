@@ -108,6 +108,15 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
     const std::string where = out_dir.string();
     if (!c.source_config.is_object()) throw Error(where, "the source config must be a JSON object");
     if (c.layers.empty()) throw Error(where, "no quantized layers to write");
+    for (const auto& extra : c.extra_files) {
+        const std::string& name = extra.first;
+        bool ours = name == "model.safetensors" || name == "config.json" || name == "quantize_config.json" ||
+                    name == "layer_metrics.json";
+        for (const char* f : kTokenizerFiles) ours = ours || name == f;
+        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || ours)
+            throw Error(where, "'" + name + "' cannot be an extra file of the checkpoint (a plain file name the "
+                               "writer does not write itself)");
+    }
 
     // All tensors, by name, with a check that nothing is given twice and that no
     // quantized linear also ships its dense weight.
@@ -205,6 +214,10 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
                 writing = f;
                 write_file_atomic(dir.path() / f, read_file(src));
             }
+        }
+        for (const auto& [name, text] : c.extra_files) {
+            writing = name;
+            write_file_atomic(dir.path() / name, text);
         }
     } catch (const Error& e) {
         if (e.where() != (dir.path() / writing).string()) throw;  // not about the file being written

@@ -16,6 +16,8 @@
 //                        (the reference drops biases; its loader accepts them)
 //   layer_metrics.json   per prefix: sqnr, bpw, Wscale, proxy_loss, shape
 //   tokenizer files      copied from the source model directory
+//   extra files          small text files of the writer's (the quantization job's
+//                        record, glq_workbench_job.json), inside the same atomic folder
 // e8_codebook.pt is not written: we use the bundled table byte for byte, which
 // is what both reference loaders fall back to.
 
@@ -51,6 +53,10 @@ struct GlqCheckpointContents {
     std::map<std::string, LayerQuantMetrics> metrics;  // optional, per prefix
     std::filesystem::path tokenizer_dir;  // tokenizer files are copied from here (empty: none)
     CheckpointRunInfo run;
+    // Plain file name -> text, written with the rest so that they appear
+    // with the checkpoint or not at all. A name must not be one the writer
+    // itself writes (config.json, a tokenizer file, ...) nor hold a '/'.
+    std::map<std::string, std::string> extra_files;
 };
 
 // Writes `out_dir` atomically; an existing directory is replaced only when

@@ -11,7 +11,7 @@
 //
 // The disk cache holds one safetensors file per layer (the four Hessians,
 // float32) under a folder named by a key the caller builds from everything
-// the Hessians depend on (see quantization_job.h for the key and for what is
+// the Hessians depend on (see hessian_cache.h for the key and for what is
 // reusable under sequential propagation).
 
 #include <cstdint>

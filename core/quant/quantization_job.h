@@ -9,7 +9,7 @@
 //             (kept on the device when it is CUDA and they fit, else on the host).
 //             On CUDA the weights stay on the device when they fit easily;
 //             otherwise they stay on the host and one decoder layer at a time
-//             visits the device (layer streaming, LayerStreaming below).
+//             visits the device (layer streaming, layer_streaming.h).
 //  profile    only for a fractional --bpw: every linear is quantized at every
 //             rate in [min_bpw, max_bpw] with Hessians of the *unquantized*
 //             model (no propagation: a layer's sensitivity should not depend on
@@ -23,23 +23,13 @@
 //  export     write_glq_checkpoint (atomic: the output folder appears complete
 //             or not at all).
 //
-// Hessian cache (default ~/.cache/glq-workbench/hessians, or $XDG_CACHE_HOME):
-// a folder per calibration key = hash(config.json text, weight files' sizes
-// and mtimes, calibration text hash, nsamples, seqlen, seed). Inside, layer L's
-// file name also carries a hash of the rates of every linear in layers 0..L-1
-// ("dense" for the unquantized model): under sequential propagation layer L's
-// Hessians depend exactly on those rates (quantization is deterministic), so a
-// re-run with another bpw map reuses every layer before the first layer whose
-// predecessors' rates changed, layer 0 always, and the profile pass's
-// unquantized Hessians are reused by every later profile. With
-// propagate = false (--no-propagate) every layer uses the unquantized model's
-// Hessians, all of which are then reusable by any map.
-//
-// Resume: finished layers' artifacts go to "<output>.glq-resume/" (one
-// safetensors + metrics file per linear, each written atomically) together
-// with a settings file; a run with the same settings (and resume = true)
-// reloads them instead of quantizing again, and produces the same checkpoint
-// as an uninterrupted run. The folder is removed after a successful export.
+// Its parts, each in a file of its own: the Hessian cache (hessian_cache.h:
+// what a cached layer may be reused for), the resume store (resume_store.h:
+// finished linears kept in "<output>.glq-resume/" so that a rerun with
+// --resume continues), the streaming policy (layer_streaming.h: where a CUDA
+// job's weights live) and the per-layer step (layer_step.h: one decoder
+// layer, Hessians to quantized weights to the next layer's inputs). The job
+// record it writes into the checkpoint is job_record.h.
 //
 // Bad input gets one glq::Error before any work: an unknown model folder, a
 // quantized source model, a projection whose in_features is not a multiple of
@@ -59,8 +49,9 @@
 
 #include "core/common/progress.h"
 #include "core/plan/bpw_map.h"
-#include "core/quant/calibration.h"
 #include "core/plan/sensitivity.h"
+#include "core/quant/calibration.h"
+#include "core/quant/layer_streaming.h"
 
 namespace glq::quant {
 
@@ -70,20 +61,6 @@ namespace glq::quant {
 // draws) but 4 bpw only from 1.111 to 1.102, for ~2/3 more time there.
 constexpr int kTuneItersAuto = -1;
 int tune_iters_for(int requested, int bpw);
-
-// Where the weights of a CUDA job live. Auto keeps them on the device when
-// they take at most half of its free memory (no host copy, no transfers) and
-// streams them otherwise: every weight on the host, one decoder layer at a
-// time on the device, so a model larger than the GPU still quantizes. A CPU
-// job never streams (host and device are one).
-enum class LayerStreaming { Auto, On, Off };
-// "auto" | "on" | "off"; anything else throws Error("--stream-layers", ...).
-LayerStreaming parse_layer_streaming(const std::string& text);
-// The policy, apart from the machine so that tests can ask it: weights of
-// `weight_bytes` (in the compute dtype) on `device`, which has
-// `free_device_bytes` free (nullopt: unknown, which streams under Auto).
-bool decide_layer_streaming(LayerStreaming mode, const torch::Device& device, uint64_t weight_bytes,
-                            std::optional<uint64_t> free_device_bytes);
 
 struct QuantizationJobOptions {
     std::filesystem::path model_dir;
@@ -96,7 +73,7 @@ struct QuantizationJobOptions {
     CalibrationOptions calibration;       // default: Brown, 128 x 512, seed 0
     torch::Device device = torch::kCPU;
     LayerStreaming layer_streaming = LayerStreaming::Auto;
-    std::filesystem::path cache_dir;      // empty: default_hessian_cache_dir()
+    std::filesystem::path cache_dir;      // empty: default_hessian_cache_dir() (hessian_cache.h)
     bool use_cache = true;
     bool propagate = true;                // sequential propagation (the reference's pipeline)
     bool resume = true;                   // reuse "<output>.glq-resume" when its settings match
@@ -132,12 +109,13 @@ struct QuantizationSummary {
     std::string calibration;         // CalibrationData::description
     int hessian_layers_from_cache = 0;
     int resumed_linears = 0;
+    bool streamed_layers = false;    // the weights stayed on the host (LayerStreaming's choice)
     double seconds = 0.0;
 };
 
-std::filesystem::path default_hessian_cache_dir();
-
-// The whole job. Throws glq::Error (bad input, failed write), glq::Cancelled.
+// The whole job. The checkpoint folder gets the job record too
+// (job_record.h), whoever started the job. Throws glq::Error (bad input,
+// failed write), glq::Cancelled.
 QuantizationSummary run_quantization_job(const QuantizationJobOptions& options,
                                          const QuantizationCallbacks& callbacks = {});
 

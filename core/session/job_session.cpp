@@ -36,7 +36,9 @@ quant::QuantizationJobOptions job_options(const JobOptions& o) {
     q.calibration.nsamples = o.calibration.nsamples;
     q.calibration.seqlen = o.calibration.seqlen;
     q.calibration.seed = o.calibration.seed;
+    q.calibration.contiguous = o.calibration.contiguous;
     q.device = model::parse_device(o.device, "device");
+    q.layer_streaming = quant::parse_layer_streaming(o.layer_streaming);
     q.cache_dir = o.cache_dir;
     q.use_cache = o.use_cache;
     q.propagate = o.propagate;
@@ -129,7 +131,10 @@ QuantizeResult quantize(const JobOptions& options, const JobCallbacks& callbacks
             throw Error(options.output_dir.string(), "already exists (choose another folder or allow replacing it)");
     }
     quant::QuantizationJobOptions q = job_options(options);
-    if (!options.bpw_map.empty()) q.bpw_map = plan::BpwMap{options.bpw_map, std::nullopt};
+    if (!options.bpw_map.empty())
+        q.bpw_map = plan::BpwMap{options.bpw_map, std::nullopt};
+    else
+        q.bpw_map_file = options.bpw_map_file;
     const quant::QuantizationSummary s = quant::run_quantization_job(q, job_callbacks(callbacks));
 
     QuantizeResult r;
@@ -141,117 +146,190 @@ QuantizeResult quantize(const JobOptions& options, const JobCallbacks& callbacks
     r.hessian_layers_from_cache = s.hessian_layers_from_cache;
     r.resumed_linears = s.resumed_linears;
     r.seconds = s.seconds;
-
-    // The checkpoint records nsamples and seqlen only; the card also wants
-    // which text, the seed and how the rates were chosen. A file of its own,
-    // written atomically after the checkpoint is complete (the folder is
-    // already loadable without it).
-    json files = json::array();
-    for (const fs::path& f : options.calibration.text_files) files.push_back(f.string());
-    json layers = json::array();
-    for (const LayerReport& l : r.layers)
-        layers.push_back({{"name", l.name},
-                          {"bpw", l.bpw},
-                          {"proxy_loss", l.proxy_loss},
-                          {"relative_error", l.relative_error},
-                          {"seconds", l.seconds}});
-    json record = {
-        {"format", "glq-workbench-job"},
-        {"version", 1},
-        {"source_model", options.model_dir.string()},
-        {"calibration",
-         {{"description", r.calibration},
-          {"files", files},
-          {"nsamples", options.calibration.nsamples},
-          {"seqlen", options.calibration.seqlen},
-          {"seed", options.calibration.seed}}},
-        {"device", options.device},
-        {"rates", options.bpw_map.empty() ? (std::floor(options.target_bpw) == options.target_bpw
-                                                 ? "uniform " + fixed(options.target_bpw, 0) + " bpw"
-                                                 : "allocated for a target of " + fixed(options.target_bpw, 2) +
-                                                       " bpw in [" + std::to_string(options.min_bpw) + ", " +
-                                                       std::to_string(options.max_bpw) + "]")
-                                          : std::string("per-layer bpw map")},
-        {"propagate", options.propagate},
-        {"average_bpw", r.average_bpw},
-        {"seconds", r.seconds},
-        {"layers", layers},
-    };
-    write_file_atomic(r.output_dir / kJobRecordFile, record.dump(2) + "\n");
-    return r;
+    r.streamed_layers = s.streamed_layers;
+    return r;  // the job wrote its record (kJobRecordFile) into the folder
 }
 
-std::string model_card_markdown(const fs::path& checkpoint_dir, const std::string& model_name,
-                                const std::optional<PerplexityReport>& perplexity,
-                                const std::optional<PerplexityReport>& source_perplexity,
-                                const fs::path& perplexity_text) {
-    const json config = read_json_file(checkpoint_dir / "config.json");
-    if (!config.is_object() || !config.contains("quantization_config") ||
-        config["quantization_config"].value("quant_method", "") != "glq")
-        throw Error((checkpoint_dir / "config.json").string(), "not a GLQ checkpoint (no quantization_config with quant_method \"glq\")");
-    const json& qc = config["quantization_config"];
-    const json meta = optional_json_file(checkpoint_dir / "quantize_config.json");
-    const json metrics = optional_json_file(checkpoint_dir / "layer_metrics.json");
-    const json job = optional_json_file(checkpoint_dir / kJobRecordFile);
+namespace {
 
-    std::map<std::string, int> bpw;
-    if (qc.contains("layer_bpw") && qc["layer_bpw"].is_object())
-        for (const auto& [k, v] : qc["layer_bpw"].items())
-            if (v.is_number_integer()) bpw[k] = v.get<int>();
+// What the card says, read from the checkpoint's files first, each read
+// under its file's name: a hand-edited or hostile file whose key has the
+// wrong type gets one error naming that file, never a bare nlohmann
+// type_error.
+struct NotAScalar : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
-    std::string source = job.value("source_model", meta.value("source_model", std::string()));
+template <typename Read>
+void reading(const fs::path& file, Read&& read) {
+    try {
+        read();
+    } catch (const json::exception& e) {
+        throw Error(file.string(), std::string("unexpected contents (") + e.what() + ")");
+    } catch (const NotAScalar& e) {
+        throw Error(file.string(), std::string("unexpected contents (") + e.what() + ")");
+    }
+}
+
+// A number, string or boolean as JSON writes it (never a nested value: the
+// card quotes values, and a deep one must not be dumped recursively).
+std::string scalar_text(const json& j, const char* key) {
+    if (!j.is_primitive() || j.is_null()) throw NotAScalar(std::string(key) + " must be a number or a string");
+    return j.dump();
+}
+
+struct CardFacts {
+    std::map<std::string, int> bpw;  // quantization_config.layer_bpw
+    std::string method, codebook, average_bpw;
+    int codesz = 8;
+    bool block_diagonal = true;
+    std::string source;  // the job record's, else quantize_config.json's
+    // The job record (absent in the reference's checkpoints and our older ones).
+    bool has_job = false;
+    std::optional<std::string> rates, device;
+    std::optional<bool> propagate;
+    bool has_calibration = false;
+    std::vector<std::string> calibration_files;
+    int64_t nsamples = 0, seqlen = 0;
+    uint64_t seed = 0;
+    bool contiguous = false;
+    std::string drawn;
+    // quantize_config.json
+    std::vector<std::pair<std::string, std::string>> tune_passes;  // bpw -> passes
+    std::optional<std::string> sqnr, total_time;
+    int64_t meta_nsamples = 0, meta_seqlen = 0;
+    // layer_metrics.json
+    std::map<std::string, std::pair<std::optional<double>, std::optional<double>>> loss;  // proxy, relative
+    std::map<std::string, double> weights;  // rows x cols of each linear, where its shape is recorded
+};
+
+CardFacts card_facts(const fs::path& dir) {
+    CardFacts f;
+    const fs::path config_file = dir / "config.json", meta_file = dir / "quantize_config.json",
+                   metrics_file = dir / "layer_metrics.json", job_file = dir / kJobRecordFile;
+    const json config = read_json_file(config_file);
+    reading(config_file, [&] {
+        if (!config.is_object() || !config.contains("quantization_config") ||
+            !config["quantization_config"].is_object() ||
+            config["quantization_config"].value("quant_method", "") != "glq")
+            throw Error(config_file.string(), "not a GLQ checkpoint (no quantization_config with quant_method \"glq\")");
+        const json& qc = config["quantization_config"];
+        if (qc.contains("layer_bpw") && qc["layer_bpw"].is_object())
+            for (const auto& [k, v] : qc["layer_bpw"].items())
+                if (v.is_number_integer()) f.bpw[k] = v.get<int>();
+        f.method = qc.value("quant_method", "glq");
+        f.codebook = qc.value("codebook", "e8_shell");
+        f.codesz = qc.value("codesz", 8);
+        f.block_diagonal = qc.value("block_diagonal", true);
+        if (qc.contains("bpw")) f.average_bpw = scalar_text(qc["bpw"], "quantization_config.bpw");
+    });
+    const json meta = optional_json_file(meta_file);
+    reading(meta_file, [&] {
+        f.source = meta.value("source_model", std::string());
+        if (meta.contains("tune_iters_by_bpw") && meta["tune_iters_by_bpw"].is_object())
+            for (const auto& [b, passes] : meta["tune_iters_by_bpw"].items())
+                f.tune_passes.emplace_back(b, scalar_text(passes, "tune_iters_by_bpw"));
+        if (meta.contains("avg_sqnr_db")) f.sqnr = scalar_text(meta["avg_sqnr_db"], "avg_sqnr_db");
+        if (meta.contains("total_time_s")) f.total_time = scalar_text(meta["total_time_s"], "total_time_s");
+        f.meta_nsamples = meta.value("nsamples", int64_t(0));
+        f.meta_seqlen = meta.value("seqlen", int64_t(0));
+    });
+    const json metrics = optional_json_file(metrics_file);
+    reading(metrics_file, [&] {
+        for (const auto& [name, b] : f.bpw) {
+            if (!metrics.contains(name) || !metrics[name].is_object()) continue;
+            const json& m = metrics[name];
+            auto& l = f.loss[name];
+            if (m.contains("proxy_loss")) l.first = m["proxy_loss"].get<double>();
+            if (m.contains("relative_proxy_loss")) l.second = m["relative_proxy_loss"].get<double>();
+            if (m.contains("shape")) {
+                const json& shape = m["shape"];
+                if (!shape.is_array() || shape.size() != 2) throw NotAScalar(name + ".shape must be [rows, cols]");
+                f.weights[name] = shape[0].get<double>() * shape[1].get<double>();
+            }
+        }
+    });
+    const json job = optional_json_file(job_file);
+    reading(job_file, [&] {
+        f.has_job = !job.empty();
+        f.source = job.value("source_model", f.source);
+        if (job.contains("rates")) f.rates = job["rates"].get<std::string>();
+        if (job.contains("device")) f.device = job["device"].get<std::string>();
+        if (job.contains("propagate")) f.propagate = job["propagate"].get<bool>();
+        if (job.contains("calibration")) {
+            const json& c = job["calibration"];
+            if (!c.is_object()) throw Error(job_file.string(), "\"calibration\" must be an object");
+            f.has_calibration = true;
+            if (c.contains("files"))
+                for (const auto& file : c["files"]) f.calibration_files.push_back(file.get<std::string>());
+            f.nsamples = c.value("nsamples", int64_t(0));
+            f.seqlen = c.value("seqlen", int64_t(0));
+            f.seed = c.value("seed", uint64_t(0));
+            f.contiguous = c.value("contiguous", false);
+            f.drawn = c.value("description", std::string());
+        }
+    });
+    return f;
+}
+
+std::string card_of(const CardFacts& f, const std::string& model_name, const std::optional<PerplexityReport>& perplexity,
+                    const std::optional<PerplexityReport>& source_perplexity, const fs::path& perplexity_text) {
     std::ostringstream md;
     md << "---\n"
        << "library_name: transformers\n"
        << "tags:\n  - glq\n  - e8-lattice\n  - quantized\n";
-    if (!source.empty()) md << "base_model: " << fs::path(source).filename().string() << "\n";
+    if (!f.source.empty()) md << "base_model: " << fs::path(f.source).filename().string() << "\n";
     md << "---\n\n";
     md << "# " << model_name << "\n\n";
     md << "Weights quantized with GLQ (E8 lattice codebook, randomized Hadamard transform, block LDLQ) by "
           "GLQ Workbench, in the checkpoint format of the `glq` Python package";
-    if (!source.empty()) md << ", from `" << source << "`";
+    if (!f.source.empty()) md << ", from `" << f.source << "`";
     md << ".\n\n";
 
     md << "## Quantization\n\n| setting | value |\n|---|---|\n";
-    md << "| method | " << qc.value("quant_method", "glq") << ", codebook " << qc.value("codebook", "e8_shell")
-       << ", codesz " << qc.value("codesz", 8) << ", block-diagonal RHT "
-       << (qc.value("block_diagonal", true) ? "yes" : "no") << " |\n";
-    if (qc.contains("bpw")) md << "| average bits per weight | " << qc["bpw"].dump() << " |\n";
-    md << "| quantized linears | " << bpw.size() << " |\n";
-    if (job.contains("rates")) md << "| rates | " << job["rates"].get<std::string>() << " |\n";
-    if (job.contains("propagate"))
-        md << "| Hessians | " << (job.value("propagate", true) ? "sequential propagation (through the quantized layers before)"
-                                                                 : "from the unquantized model") << " |\n";
-    if (meta.contains("tune_iters_by_bpw") && meta["tune_iters_by_bpw"].is_object()) {
+    md << "| method | " << f.method << ", codebook " << f.codebook << ", codesz " << f.codesz
+       << ", block-diagonal RHT " << (f.block_diagonal ? "yes" : "no") << " |\n";
+    if (!f.average_bpw.empty()) md << "| average bits per weight | " << f.average_bpw << " |\n";
+    md << "| quantized linears | " << f.bpw.size() << " |\n";
+    if (f.rates) md << "| rates | " << *f.rates << " |\n";
+    if (f.propagate)
+        md << "| Hessians | " << (*f.propagate ? "sequential propagation (through the quantized layers before)"
+                                              : "from the unquantized model") << " |\n";
+    if (!f.tune_passes.empty()) {
         md << "| LDLQ tuning passes |";
         const char* sep = " ";
-        for (const auto& [b, passes] : meta["tune_iters_by_bpw"].items()) {
-            md << sep << passes.dump() << " at " << b << " bpw";
+        for (const auto& [b, passes] : f.tune_passes) {
+            md << sep << passes << " at " << b << " bpw";
             sep = ", ";
         }
         md << " |\n";
     }
-    if (meta.contains("avg_sqnr_db")) md << "| average SQNR | " << meta["avg_sqnr_db"].dump() << " dB |\n";
-    if (meta.contains("total_time_s")) md << "| quantization time | " << meta["total_time_s"].dump() << " s";
-    if (job.contains("device")) md << " on " << job["device"].get<std::string>();
-    if (meta.contains("total_time_s")) md << " |\n";
+    if (f.sqnr) md << "| average SQNR | " << *f.sqnr << " dB |\n";
+    if (f.total_time) {
+        md << "| quantization time | " << *f.total_time << " s";
+        if (f.device) md << " on " << *f.device;
+        md << " |\n";
+    }
 
     md << "\n## Calibration\n\n| setting | value |\n|---|---|\n";
-    if (job.contains("calibration")) {
-        const json& c = job["calibration"];
+    if (f.has_calibration) {
         std::string text = "the bundled Brown corpus";
-        if (c.contains("files") && !c["files"].empty()) {
+        if (!f.calibration_files.empty()) {
             text.clear();
-            for (const auto& f : c["files"]) text += (text.empty() ? "" : ", ") + ("`" + f.get<std::string>() + "`");
+            for (const std::string& file : f.calibration_files) {
+                // Appended piece by piece: GCC 12 warns (wrongly) on the `+` chain.
+                if (!text.empty()) text.append(", ");
+                text.append("`").append(file).append("`");
+            }
         }
         md << "| text | " << text << " |\n";
-        md << "| windows | " << c.value("nsamples", int64_t(0)) << " x " << c.value("seqlen", int64_t(0))
-           << " tokens (seed " << c.value("seed", uint64_t(0)) << ") |\n";
-        if (!c.value("description", std::string()).empty())
-            md << "| drawn | " << c["description"].get<std::string>() << " |\n";
+        if (f.contiguous)
+            md << "| windows | the first " << f.nsamples << " x " << f.seqlen << " tokens, in order |\n";
+        else
+            md << "| windows | " << f.nsamples << " x " << f.seqlen << " tokens (seed " << f.seed << ") |\n";
+        if (!f.drawn.empty()) md << "| drawn | " << f.drawn << " |\n";
     } else {
-        md << "| windows | " << meta.value("nsamples", int64_t(0)) << " x " << meta.value("seqlen", int64_t(0))
-           << " tokens |\n";
+        md << "| windows | " << f.meta_nsamples << " x " << f.meta_seqlen << " tokens |\n";
         md << "| text | not recorded in this checkpoint |\n";
     }
 
@@ -272,13 +350,12 @@ std::string model_card_markdown(const fs::path& checkpoint_dir, const std::strin
     md << "\n## bpw map\n\n"
        << "The rate of every quantized linear (also in `config.json` under `quantization_config.layer_bpw`).\n\n"
        << "| layer | bpw | proxy loss | relative proxy loss |\n|---|---|---|---|\n";
-    for (const auto& [name, b] : bpw) {
+    for (const auto& [name, b] : f.bpw) {
         md << "| " << name << " | " << b << " | ";
-        if (metrics.contains(name) && metrics[name].contains("proxy_loss"))
-            md << scientific(metrics[name]["proxy_loss"].get<double>());
+        const auto it = f.loss.find(name);
+        if (it != f.loss.end() && it->second.first) md << scientific(*it->second.first);
         md << " | ";
-        if (metrics.contains(name) && metrics[name].contains("relative_proxy_loss"))
-            md << scientific(metrics[name]["relative_proxy_loss"].get<double>());
+        if (it != f.loss.end() && it->second.second) md << scientific(*it->second.second);
         md << " |\n";
     }
 
@@ -289,6 +366,15 @@ std::string model_card_markdown(const fs::path& checkpoint_dir, const std::strin
        << "tokenizer = AutoTokenizer.from_pretrained(\"" << model_name << "\")\n```\n\n"
        << "or `glqw generate " << model_name << " --prompt ...` with GLQ Workbench.\n";
     return md.str();
+}
+
+} // namespace
+
+std::string model_card_markdown(const fs::path& checkpoint_dir, const std::string& model_name,
+                                const std::optional<PerplexityReport>& perplexity,
+                                const std::optional<PerplexityReport>& source_perplexity,
+                                const fs::path& perplexity_text) {
+    return card_of(card_facts(checkpoint_dir), model_name, perplexity, source_perplexity, perplexity_text);
 }
 
 ExportResult export_model(const ExportOptions& o, const ProgressFn& progress, const CancelToken* cancel) {
@@ -307,15 +393,15 @@ ExportResult export_model(const ExportOptions& o, const ProgressFn& progress, co
     auto check = [cancel] {
         if (cancel) cancel->check();
     };
+    // Every file the card reads, checked before perplexity costs minutes.
+    const CardFacts facts = card_facts(src);
 
     ExportResult result;
     result.output_dir = out;
     if (!o.perplexity_text.empty()) {
         result.perplexity = measure_perplexity(src, o.perplexity_text, o, progress, cancel);
         if (o.perplexity_of_source) {
-            const json meta = optional_json_file(src / "quantize_config.json");
-            const json job = optional_json_file(src / kJobRecordFile);
-            const fs::path source = job.value("source_model", meta.value("source_model", std::string()));
+            const fs::path source = facts.source;
             if (source.empty() || !fs::is_regular_file(source / "config.json", ec))
                 throw Error(source.empty() ? src.string() : source.string(),
                             "the source model's folder is not recorded or no longer there (its perplexity was asked for)");
@@ -324,7 +410,7 @@ ExportResult export_model(const ExportOptions& o, const ProgressFn& progress, co
     }
     check();
     const std::string name = !o.model_name.empty() ? o.model_name : fs::absolute(out).lexically_normal().filename().string();
-    const std::string card = model_card_markdown(src, name, result.perplexity, result.source_perplexity, o.perplexity_text);
+    const std::string card = card_of(facts, name, result.perplexity, result.source_perplexity, o.perplexity_text);
 
     if (in_place) {
         write_file_atomic(out / "README.md", card);
@@ -358,19 +444,14 @@ ExportResult export_model(const ExportOptions& o, const ProgressFn& progress, co
     }
     result.model_card = out / "README.md";
 
-    const json config = read_json_file(out / "config.json");
-    const json& qc = config["quantization_config"];
+    result.bpw = facts.bpw;
     double bits = 0, weights = 0;
-    const json metrics = optional_json_file(out / "layer_metrics.json");
-    if (qc.contains("layer_bpw"))
-        for (const auto& [k, v] : qc["layer_bpw"].items()) {
-            result.bpw[k] = v.get<int>();
-            double params = 1.0;
-            if (metrics.contains(k) && metrics[k].contains("shape"))
-                params = metrics[k]["shape"][0].get<double>() * metrics[k]["shape"][1].get<double>();
-            bits += params * v.get<int>();
-            weights += params;
-        }
+    for (const auto& [name, b] : facts.bpw) {
+        const auto it = facts.weights.find(name);
+        const double params = it != facts.weights.end() ? it->second : 1.0;
+        bits += params * b;
+        weights += params;
+    }
     result.average_bpw = weights > 0 ? bits / weights : 0.0;
     return result;
 }

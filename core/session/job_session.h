@@ -1,9 +1,10 @@
 #pragma once
-// The quantization pipeline for the Qt workbench, behind a header with no
-// LibTorch in it (ui/ must not include torch: Qt's `signals`/`slots` macros
-// break its headers). Plain structs and std types only; the implementation
-// forwards to core/quant/quantization_job.h (the same job `glqw quantize`
-// and `glqw profile` run) and core/eval for perplexity.
+// The quantization pipeline's use cases, behind a header with no LibTorch in
+// it (ui/ must not include torch: Qt's `signals`/`slots` macros break its
+// headers): the one layer both front ends call, the workbench and `glqw
+// profile/quantize/export`. Plain structs and std types only; the
+// implementation forwards to core/quant/quantization_job.h and core/eval for
+// perplexity.
 //
 //   profile()       calibrate + proxy loss of every linear at each rate -> SensitivityTable
 //   quantize()      calibrate -> (profile -> allocate) -> quantize layer by layer -> checkpoint
@@ -27,6 +28,7 @@
 
 #include "core/common/progress.h"
 #include "core/plan/sensitivity.h"
+#include "core/quant/job_record.h"
 
 namespace glq::session {
 
@@ -36,21 +38,28 @@ struct CalibrationSettings {
     int64_t nsamples = 128;
     int64_t seqlen = 512;
     uint64_t seed = 0;
+    bool contiguous = false;  // the first nsamples x seqlen tokens in order (the reference's protocol), not seeded windows
 };
 
 struct JobOptions {
     std::filesystem::path model_dir;
     CalibrationSettings calibration;
     std::string device = "cpu";            // "cpu", "cuda", "cuda:N"
+    // On CUDA: "on" keeps the weights on the host and brings one decoder
+    // layer at a time to the device, "off" keeps them all there, "auto"
+    // streams when they take more than half of its free memory.
+    std::string layer_streaming = "auto";
     std::filesystem::path cache_dir;       // Hessian cache; empty: the default (~/.cache/glq-workbench/hessians)
     bool use_cache = true;
 
     // quantize() only. Rates: `bpw_map` when not empty (every quantizable
     // linear must be named, or the map's rule "default, else 2" applies to the
-    // rest as in the reference), else `target_bpw`: an integer quantizes every
-    // linear at that rate, a fraction profiles and lets the allocator choose
-    // rates in [min_bpw, max_bpw] averaging at most the target.
+    // rest as in the reference), else the bpw_allocation.json `bpw_map_file`
+    // when set (its "default" key applies), else `target_bpw`: an integer
+    // quantizes every linear at that rate, a fraction profiles and lets the
+    // allocator choose rates in [min_bpw, max_bpw] averaging at most the target.
     std::map<std::string, int> bpw_map;
+    std::filesystem::path bpw_map_file;
     double target_bpw = 4.0;
     int min_bpw = 2;
     int max_bpw = 8;
@@ -86,13 +95,14 @@ struct QuantizeResult {
     std::string calibration;               // e.g. "brown.txt.gz: 1.4M tokens, 128 x 512 (seed 0)"
     int hessian_layers_from_cache = 0;
     int resumed_linears = 0;
+    bool streamed_layers = false;          // the weights stayed on the host, one layer at a time on the device
     double seconds = 0.0;
 };
 
-// The name of the small record quantize() leaves in the checkpoint folder
-// (calibration text, settings, device, per-layer results) so that a later
-// export can write them into the model card. Loaders ignore it.
-inline constexpr const char* kJobRecordFile = "glq_workbench_job.json";
+// The small record the job leaves in the checkpoint folder (calibration text,
+// settings, device, per-layer results; core/quant/job_record.h) so that a
+// later export can write them into the model card. Loaders ignore it.
+inline constexpr const char* kJobRecordFile = quant::kJobRecordFile;
 
 // True when this build and machine can run on a CUDA device.
 bool cuda_available();

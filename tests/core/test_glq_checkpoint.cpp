@@ -209,6 +209,25 @@ GLQ_TEST(bad_contents_leave_nothing_behind) {
     CHECK(!fs::exists(out));
 }
 
+GLQ_TEST(extra_files_are_written_with_the_checkpoint) {
+    // The job's record goes in with the rest, so it appears with the folder
+    // or not at all.
+    GlqCheckpointContents c = make_fixture(make_tokenizer_dir()).contents;
+    c.extra_files["glq_workbench_job.json"] = "{\"format\": \"glq-workbench-job\"}\n";
+    const fs::path out = glq::test::temp_dir() / "with-record";
+    write_glq_checkpoint(out, c);
+    CHECK_EQ(glq::read_file(out / "glq_workbench_job.json"), std::string("{\"format\": \"glq-workbench-job\"}\n"));
+    CHECK_EQ(read_glq_checkpoint(out).layers.size(), c.layers.size());  // the reader ignores it
+    // A name the writer writes itself, or one that is not a plain file name, is refused before anything is written.
+    for (const char* bad : {"config.json", "tokenizer.json", "../escape.json", "sub/dir.json", ""}) {
+        GlqCheckpointContents d = make_fixture({}).contents;
+        d.extra_files[bad] = "x";
+        const fs::path none = glq::test::temp_dir() / "refused";
+        CHECK_THROWS_WITH(write_glq_checkpoint(none, d), "cannot be an extra file of the checkpoint");
+        CHECK(!fs::exists(none));
+    }
+}
+
 GLQ_TEST(reader_errors_name_the_file_and_the_tensor) {
     const Fixture f = make_fixture({});
     const fs::path out = glq::test::temp_dir() / "ck";

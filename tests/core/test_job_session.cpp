@@ -170,6 +170,26 @@ GLQ_TEST(quantize_with_a_map_then_export_with_model_card_and_perplexity) {
     const ExportResult e2 = export_model(inplace);
     CHECK_EQ(e2.output_dir, o.output_dir);
     CHECK(glq::test::contains(glq::read_file(o.output_dir / "README.md"), "Not measured."));
+
+    // A record or metrics file with a value of the wrong type: one error
+    // naming that file, before any perplexity is measured.
+    const std::string record = glq::read_file(o.output_dir / kJobRecordFile);
+    nlohmann::json bad = nlohmann::json::parse(record);
+    bad["calibration"]["files"] = nlohmann::json::array({7});
+    glq::write_file_atomic(o.output_dir / kJobRecordFile, bad.dump());
+    CHECK_THROWS_WITH(model_card_markdown(o.output_dir, "x", std::nullopt, std::nullopt, {}),
+                      (o.output_dir / kJobRecordFile).string());
+    ExportOptions hostile = inplace;
+    hostile.perplexity_text = o.calibration.text_files.at(0);  // would take seconds; the error comes first
+    CHECK_THROWS_WITH(export_model(hostile), (o.output_dir / kJobRecordFile).string());
+    glq::write_file_atomic(o.output_dir / kJobRecordFile, record);
+    const std::string metrics = glq::read_file(o.output_dir / "layer_metrics.json");
+    nlohmann::json deep = nlohmann::json::parse(metrics);
+    deep["model.layers.0.mlp.up_proj"]["shape"] = "64x176";
+    glq::write_file_atomic(o.output_dir / "layer_metrics.json", deep.dump());
+    CHECK_THROWS_WITH(export_model(inplace), (o.output_dir / "layer_metrics.json").string());
+    glq::write_file_atomic(o.output_dir / "layer_metrics.json", metrics);
+    CHECK(glq::test::contains(model_card_markdown(o.output_dir, "x", std::nullopt, std::nullopt, {}), "calib.txt"));
 }
 
 GLQ_TEST(cancel_leaves_no_output_folder) {

@@ -20,7 +20,9 @@
 #include "core/model/weights.h"
 #include "core/format/glq_checkpoint.h"
 #include "core/format/glq_model_loader.h"
+#include "core/quant/job_record.h"
 #include "core/quant/quantization_job.h"
+#include "core/quant/resume_store.h"
 #include "tests/support/test.h"
 #include "tests/support/tiny_model.h"
 
@@ -134,6 +136,14 @@ GLQ_TEST(quantizes_end_to_end_and_reloads) {
         CHECK_EQ(seen, 5 * 7);
         CHECK_NEAR(s.average_bpw, double(bpw), 1e-9);
         CHECK(!fs::exists(out.string() + ".glq-resume"));
+        {
+            // The job itself leaves its record, whichever front end ran it.
+            const nlohmann::json record = nlohmann::json::parse(glq::read_file(out / glq::quant::kJobRecordFile));
+            CHECK_EQ(record.value("version", 0), 2);
+            CHECK_EQ(record.value("rates", std::string()), "uniform " + std::to_string(bpw) + " bpw");
+            CHECK_EQ(record["layers"].size(), size_t(35));
+            CHECK_EQ(record["calibration"].value("nsamples", int64_t(0)), options_for(model, out, tmp, bpw).calibration.nsamples);
+        }
         const GlqCheckpoint ck = read_glq_checkpoint(out);
         CHECK_EQ(ck.layers.size(), size_t(35));
         CHECK_EQ(ck.quantization.layer_bpw.at("model.layers.4.mlp.down_proj"), bpw);
@@ -239,6 +249,32 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
     CHECK(snapshot(model) == source);
 
     check_same_codes(out, uninterrupted(o, tmp / "fresh"));
+}
+
+GLQ_TEST(resume_store_is_matched_on_its_settings_and_names_a_damaged_file) {
+    const fs::path out = glq::test::temp_dir() / "store";
+    const std::string settings = glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 2}}, -1);
+    {
+        const glq::quant::ResumeStore fresh(out, settings, /*resume=*/true);  // nothing to resume yet
+        CHECK(!fresh.resumed());
+        CHECK(!fresh.load("model.layers.0.mlp.up_proj", torch::kCPU));
+        // A file whose metadata is damaged (a truncated JSON object).
+        const float x = 1.0f;
+        glq::io::write_safetensors(fresh.dir() / "model.layers.0.mlp.up_proj.safetensors",
+                                   std::vector<glq::io::TensorRef>{
+                                       {"SU", glq::io::DType::F32, {1}, {reinterpret_cast<const std::byte*>(&x), 4}}},
+                                   {{"glq_resume", "{\"wscale\": 1"}});
+    }
+    const glq::quant::ResumeStore again(out, settings, true);
+    CHECK(again.resumed());
+    CHECK_THROWS_WITH(again.load("model.layers.0.mlp.up_proj", torch::kCPU),
+                      (again.dir() / "model.layers.0.mlp.up_proj.safetensors").string() + ": corrupt resume file");
+    // Other settings (another plan): started afresh, the old linears gone.
+    const glq::quant::ResumeStore other(out, glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 3}}, -1), true);
+    CHECK(!other.resumed());
+    CHECK(!other.load("model.layers.0.mlp.up_proj", torch::kCPU));
+    other.remove();
+    CHECK(!fs::exists(other.dir()));
 }
 
 // Without propagation a layer's Hessians come from the dense model's inputs.

@@ -10,6 +10,10 @@
 #include <iostream>
 #include <random>
 
+#ifdef GLQ_TEST_CONFIGURE_THREADS
+#include "core/session/compute_threads.h"
+#endif
+
 namespace glq::test {
 namespace {
 
@@ -101,6 +105,10 @@ bool contains(std::string_view haystack, std::string_view needle) {
 int main(int argc, char** argv) {
     using namespace glq::test;
     install_crash_report();
+#ifdef GLQ_TEST_CONFIGURE_THREADS
+    // As glqw and the GUI do: LibTorch computes with no more threads than cores.
+    glq::session::configure_compute_threads();
+#endif
     std::string filter = argc > 1 ? argv[1] : "";
     int passed = 0, failed = 0, skipped = 0;
     for (const auto& c : registry()) {

@@ -314,5 +314,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestBpwMapModel)
+GLQ_QTEST_MAIN(TestBpwMapModel)
 #include "test_bpw_map_model.moc"

@@ -414,5 +414,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestCompareView)
+GLQ_QTEST_MAIN(TestCompareView)
 #include "test_compare_view.moc"

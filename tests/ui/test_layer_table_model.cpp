@@ -117,5 +117,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestLayerTableModel)
+GLQ_QTEST_MAIN(TestLayerTableModel)
 #include "test_layer_table_model.moc"

@@ -259,5 +259,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestMainWindow)
+GLQ_QTEST_MAIN(TestMainWindow)
 #include "test_main_window.moc"

@@ -290,5 +290,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestSensitivityPlots)
+GLQ_QTEST_MAIN(TestSensitivityPlots)
 #include "test_sensitivity_plots.moc"

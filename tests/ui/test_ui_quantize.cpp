@@ -10,9 +10,13 @@
 //  * MainWindow: a bad model folder -> one error dialog, the window usable.
 
 #include <QComboBox>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QtTest>
@@ -42,6 +46,16 @@ namespace {
 QString make_tiny_model(const QString& dir) {
     glq::test::make_padded_stories(test::shared_data().toStdString(), dir.toStdString());
     return dir;
+}
+
+// Calibration settings with these windows and the defaults for the rest.
+CalibrationSettings windows(const QString& text, int nsamples, int seqlen, int seed) {
+    CalibrationSettings s;
+    s.text_path = text;
+    s.nsamples = nsamples;
+    s.seqlen = seqlen;
+    s.seed = seed;
+    return s;
 }
 
 QString text_slice(const QTemporaryDir& dir, const QString& name, qint64 offset, qint64 size) {
@@ -127,6 +141,12 @@ private slots:
         const QString out = tmp_.filePath(QStringLiteral("q3"));
         view.setOutputDir(out);
         view.setTargetBpw(3);
+        // Options the job record shows it received (GUI -> session -> job).
+        auto* streaming = view.findChild<QComboBox*>(QStringLiteral("layerStreaming"));
+        auto* tune = view.findChild<QComboBox*>(QStringLiteral("tunePasses"));
+        QVERIFY(streaming && tune);
+        streaming->setCurrentIndex(streaming->findData(QStringLiteral("off")));
+        tune->setCurrentIndex(tune->findData(0));
 
         QSignalSpy progress(&worker, &Worker::progress);
         QSignalSpy finished(&worker, &Worker::finished);
@@ -190,6 +210,16 @@ private slots:
         QVERIFY(QFileInfo::exists(out + QStringLiteral("/config.json")));
         QVERIFY(QFileInfo::exists(out + QStringLiteral("/model.safetensors")));
         QVERIFY(QFileInfo::exists(out + QLatin1Char('/') + QLatin1String(glq::session::kJobRecordFile)));
+        {
+            QFile f(out + QLatin1Char('/') + QLatin1String(glq::session::kJobRecordFile));
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QJsonObject record = QJsonDocument::fromJson(f.readAll()).object();
+            QCOMPARE(record.value(QStringLiteral("rates")).toString(), QStringLiteral("uniform 3 bpw"));
+            QCOMPARE(record.value(QStringLiteral("layer_streaming")).toString(), QStringLiteral("off"));
+            QCOMPARE(record.value(QStringLiteral("tune_iters")).toInt(-1), 0);
+            QCOMPARE(record.value(QStringLiteral("calibration")).toObject().value(QStringLiteral("files")).toArray().at(0).toString(),
+                     calib_);
+        }
         QVERIFY(!QFileInfo::exists(out + QStringLiteral(".glq-resume")));
         QVERIFY2(leftovers(out).isEmpty(), qPrintable(leftovers(out).join(QLatin1Char(','))));
         QVERIFY(view.compareButton()->isEnabled());
@@ -292,7 +322,7 @@ private slots:
         w.openModel(tiny_);
         QVERIFY(opened.wait(20000));
         CalibrationView* c = w.calibrationView();
-        c->setSettings({calib_, 4, 64, 2});
+        c->setSettings(windows(calib_, 4, 64, 2));
         c->setRates(QStringLiteral("2,4"));
         c->setTableDir(tmp_.filePath(QStringLiteral("tables")));
         QSignalSpy profiled(c, &CalibrationView::profileFinished);
@@ -327,6 +357,54 @@ private slots:
         QCOMPARE(o.bpw_map.at("model.layers.1.mlp.up_proj"), 2);
         QCOMPARE(o.bpw_map.at("model.layers.1.self_attn.q_proj"), 4);
         QCOMPARE(o.calibration.nsamples, int64_t(4));  // from the Calibration step
+
+        // Every option of `glqw quantize` has a control: layer streaming here,
+        // the windows in order and the Hessian cache in the Calibration step.
+        auto* streaming = q->findChild<QComboBox*>(QStringLiteral("layerStreaming"));
+        QVERIFY(streaming);
+        QCOMPARE(q->jobOptions().layer_streaming, std::string("auto"));
+        streaming->setCurrentIndex(streaming->findData(QStringLiteral("on")));
+        QCOMPARE(q->jobOptions().layer_streaming, std::string("on"));
+        QCOMPARE(tune->findData(10) >= 0, true);  // glqw's --tune-iters 0..10
+        QVERIFY(q->jobOptions().use_cache && !q->jobOptions().calibration.contiguous);
+        c->setSettings({.text_path = calib_ + QStringLiteral(";") + calib_, .nsamples = 4, .seqlen = 64, .seed = 2,
+                        .contiguous = true, .use_cache = false, .cache_dir = tmp_.filePath(QStringLiteral("hc"))});
+        const auto o2 = q->jobOptions();
+        QVERIFY(o2.calibration.contiguous);
+        QVERIFY(!o2.use_cache);
+        QCOMPARE(QString::fromStdString(o2.cache_dir.string()), tmp_.filePath(QStringLiteral("hc")));
+        QCOMPARE(o2.calibration.text_files.size(), size_t(2));
+        // ... and they are kept with the other settings.
+        QSettings saved(tmp_.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
+        c->saveSettings(saved);
+        q->saveSettings(saved);
+        c->setSettings({});
+        streaming->setCurrentIndex(0);
+        c->loadSettings(saved);
+        q->loadSettings(saved);
+        QVERIFY(c->settings().contiguous && !c->settings().use_cache);
+        QCOMPARE(c->settings().cache_dir, tmp_.filePath(QStringLiteral("hc")));
+        QCOMPARE(q->jobOptions().layer_streaming, std::string("on"));
+
+        // `glqw profile`'s --stream-layers and --tune-iters: the Calibration
+        // step's own, which the Quantize step does not take over.
+        auto* profileStreaming = c->findChild<QComboBox*>(QStringLiteral("profileLayerStreaming"));
+        auto* profileTune = c->findChild<QComboBox*>(QStringLiteral("profileTunePasses"));
+        QVERIFY(profileStreaming && profileTune);
+        QCOMPARE(c->jobOptions().layer_streaming, std::string("auto"));
+        QCOMPARE(c->jobOptions().tune_iters, -1);
+        profileStreaming->setCurrentIndex(profileStreaming->findData(QStringLiteral("off")));
+        profileTune->setCurrentIndex(profileTune->findData(2));
+        QCOMPARE(c->jobOptions().layer_streaming, std::string("off"));
+        QCOMPARE(c->jobOptions().tune_iters, 2);
+        QCOMPARE(q->jobOptions().layer_streaming, std::string("on"));
+        QCOMPARE(q->jobOptions().tune_iters, tune->currentData().toInt());
+        c->saveSettings(saved);
+        profileStreaming->setCurrentIndex(0);
+        profileTune->setCurrentIndex(0);
+        c->loadSettings(saved);
+        QCOMPARE(c->jobOptions().layer_streaming, std::string("off"));
+        QCOMPARE(c->jobOptions().tune_iters, 2);
     }
 
     void profileCancelWritesNoTable() {
@@ -335,7 +413,7 @@ private slots:
         w.openModel(tiny_);
         QVERIFY(opened.wait(20000));
         CalibrationView* c = w.calibrationView();
-        c->setSettings({calib_, 32, 128, 5});
+        c->setSettings(windows(calib_, 32, 128, 5));
         c->setTableDir(tmp_.filePath(QStringLiteral("tables-cancelled")));
         QSignalSpy cancelled(c, &CalibrationView::profileCancelled);
         QSignalSpy finished(c, &CalibrationView::profileFinished);
@@ -355,7 +433,7 @@ private slots:
         MainWindow w;
         w.show();
         QSignalSpy errors(&w, &MainWindow::errorShown);
-        w.calibrationView()->setSettings({calib_, 4, 64, 1});
+        w.calibrationView()->setSettings(windows(calib_, 4, 64, 1));
         QuantizeView* q = w.quantizeView();
         // The real stories260K: its MLP width 172 is not a multiple of 8.
         q->setModel(test::stories260k());
@@ -405,5 +483,5 @@ private:
     QString checkpoint_;
 };
 
-QTEST_MAIN(TestUiQuantize)
+GLQ_QTEST_MAIN(TestUiQuantize)
 #include "test_ui_quantize.moc"

@@ -150,5 +150,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestWorker)
+GLQ_QTEST_MAIN(TestWorker)
 #include "test_worker.moc"

@@ -7,6 +7,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "core/session/compute_threads.h"
+
 namespace glq::ui::test {
 
 // $GLQ_SHARED_DATA (set by CTest), else ../shared/data next to the checkout.
@@ -30,3 +32,8 @@ inline QString write_text(const QTemporaryDir& dir, const QString& name, const Q
 }
 
 } // namespace glq::ui::test
+
+// QTEST_MAIN, after setting LibTorch's thread counts as the GUI's main does
+// (no more compute threads than cores; core/session/compute_threads.h).
+#define GLQ_QTEST_MAIN(TestObject)                                        \
+    QTEST_MAIN_WRAPPER(TestObject, ::glq::session::configure_compute_threads(); QTEST_MAIN_SETUP())

@@ -127,6 +127,58 @@ __device__ __forceinline__ void mma_u8u8(int (&d)[4], const uint32_t (&a)[4], ui
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// One 64-column block of a warp's item (32 rows, one stage): the lane's 8
+// codes `c` (layout in core/format/shell_gpu_layout.h) decode into the A
+// fragments of two m16 tiles per k-step, limb(nt, ks) is the B fragment
+// {hi_e, hi_o, lo_e, lo_o} of token tile nt at k-step ks, and two mma per
+// tile and limb add into exact int32 sums. The matvec of both paths.
+template <int NTILE, typename Limb>
+__device__ __forceinline__ void mma_block(const uint4& c, const uint32_t* tab, const Limb& limb, int (&dh)[2][NTILE][4],
+                                          int (&dl)[2][NTILE][4]) {
+    const uint32_t words[4] = {c.x, c.y, c.z, c.w};
+#pragma unroll
+    for (int ks = 0; ks < 2; ++ks) {
+        uint32_t A[2][4];
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+            const uint32_t wd = words[2 * ks + mt];
+            const uint32_t w0 = decode_word(tab, wd & 0xFFFFu), w1 = decode_word(tab, wd >> 16);
+            A[mt][0] = w0 & 0x0F0F0F0Fu;
+            A[mt][2] = (w0 >> 4) & 0x0F0F0F0Fu;
+            A[mt][1] = w1 & 0x0F0F0F0Fu;
+            A[mt][3] = (w1 >> 4) & 0x0F0F0F0Fu;
+        }
+#pragma unroll
+        for (int nt = 0; nt < NTILE; ++nt) {
+            const uint4 L = limb(nt, ks);
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+                mma_u8s8(dh[mt][nt], A[mt], L.x, L.y);
+                mma_u8u8(dl[mt][nt], A[mt], L.z, L.w);
+            }
+        }
+    }
+}
+
+// The item's sums into the workspace ws [tokens][S][m] (int64, integer
+// atomics: the same result whatever order warps finish in).
+template <int NTILE>
+__device__ __forceinline__ void flush_item(const int (&dh)[2][NTILE][4], const int (&dl)[2][NTILE][4], int rt, int s,
+                                           int g, int t, int m, int ntok, int S, unsigned long long* ws) {
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NTILE; ++nt)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const int row = rt * 32 + mt * 16 + g + (j >= 2 ? 8 : 0);
+                const int tok = nt * 8 + 2 * t + (j & 1);
+                if (row >= m || tok >= ntok) continue;
+                const long long v = 256LL * dh[mt][nt][j] + static_cast<long long>(static_cast<uint32_t>(dl[mt][nt][j]));
+                atomicAdd(ws + (static_cast<size_t>(tok) * S + s) * m + row, static_cast<unsigned long long>(v));
+            }
+}
+
 // Launch with programmatic stream serialization where the device has it
 // (sm_90): the kernel may start while the previous one ends, and waits for
 // its results in pdl_wait().

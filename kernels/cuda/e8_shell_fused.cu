@@ -193,45 +193,12 @@ __global__ void __launch_bounds__(kThreads, 1) fused_kernel(E8FusedArgs a) {
 #pragma unroll
                 for (int u = 0; u < U; ++u) {
                     if (kb + u >= kz) break;
-                    const uint32_t words[4] = {cur[u].x, cur[u].y, cur[u].z, cur[u].w};
-#pragma unroll
-                    for (int ks = 0; ks < 2; ++ks) {
-                        uint32_t A[2][4];
-#pragma unroll
-                        for (int mt = 0; mt < 2; ++mt) {
-                            const uint32_t wd = words[2 * ks + mt];
-                            const uint32_t w0 = decode_word(tab, wd & 0xFFFFu), w1 = decode_word(tab, wd >> 16);
-                            A[mt][0] = w0 & 0x0F0F0F0Fu;
-                            A[mt][2] = (w0 >> 4) & 0x0F0F0F0Fu;
-                            A[mt][1] = w1 & 0x0F0F0F0Fu;
-                            A[mt][3] = (w1 >> 4) & 0x0F0F0F0Fu;
-                        }
-                        const int gl = (kb + u - kb0) * 8 + ks * 4 + t;
-#pragma unroll
-                        for (int nt = 0; nt < NTILE; ++nt) {
-                            const uint4 L = slimb[(nt * 8 + g) * ts + gl];
-#pragma unroll
-                            for (int mt = 0; mt < 2; ++mt) {
-                                mma_u8s8(dh[mt][nt], A[mt], L.x, L.y);
-                                mma_u8u8(dl[mt][nt], A[mt], L.z, L.w);
-                            }
-                        }
-                    }
+                    const int gl0 = (kb + u - kb0) * 8 + t;
+                    mma_block<NTILE>(cur[u], tab, [&](int nt, int ks) { return slimb[(nt * 8 + g) * ts + gl0 + ks * 4]; },
+                                     dh, dl);
                 }
             }
-#pragma unroll
-            for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-                for (int nt = 0; nt < NTILE; ++nt)
-#pragma unroll
-                    for (int j = 0; j < 4; ++j) {
-                        const int row = rt * 32 + mt * 16 + g + (j >= 2 ? 8 : 0);
-                        const int tok = nt * 8 + 2 * t + (j & 1);
-                        if (row >= a.m || tok >= a.B) continue;
-                        const long long v =
-                            256LL * dh[mt][nt][j] + static_cast<long long>(static_cast<uint32_t>(dl[mt][nt][j]));
-                        atomicAdd(a.ws + (static_cast<size_t>(tok) * a.S + s) * a.m + row, static_cast<unsigned long long>(v));
-                    }
+            flush_item<NTILE>(dh, dl, rt, s, g, t, a.m, a.B, a.S, a.ws);
         }
     }
     grid.sync();

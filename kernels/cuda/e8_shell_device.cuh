@@ -179,6 +179,41 @@ __device__ __forceinline__ void flush_item(const int (&dh)[2][NTILE][4], const i
             }
 }
 
+// A warp's item: blocks [ka, kz) of one row tile and stage, cp the lane's codes
+// of that (row tile, stage)'s block 0, limb(kb, nt, ks) the B fragments; U
+// blocks of codes stay in flight per lane. The sums go to the workspace.
+template <int NTILE, typename Limb>
+__device__ __forceinline__ void mma_item(const uint4* cp, int ka, int kz, const uint32_t* tab, const Limb& limb, int rt,
+                                         int s, int g, int t, int m, int ntok, int S, unsigned long long* ws) {
+    constexpr int U = NTILE >= 4 ? 2 : 4;
+    int dh[2][NTILE][4], dl[2][NTILE][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NTILE; ++nt)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) { dh[mt][nt][j] = 0; dl[mt][nt][j] = 0; }
+    uint4 pre[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) pre[u] = ka + u < kz ? __ldg(cp + static_cast<size_t>(ka + u) * 32) : make_uint4(0, 0, 0, 0);
+    for (int kb = ka; kb < kz; kb += U) {
+        uint4 cur[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            cur[u] = pre[u];
+            const int nx = kb + U + u;
+            if (nx < kz) pre[u] = __ldg(cp + static_cast<size_t>(nx) * 32);
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            if (kb + u >= kz) break;
+            const int b = kb + u;
+            mma_block<NTILE>(cur[u], tab, [&](int nt, int ks) { return limb(b, nt, ks); }, dh, dl);
+        }
+    }
+    flush_item<NTILE>(dh, dl, rt, s, g, t, m, ntok, S, ws);
+}
+
 // Launch with programmatic stream serialization where the device has it
 // (sm_90): the kernel may start while the previous one ends, and waits for
 // its results in pdl_wait().

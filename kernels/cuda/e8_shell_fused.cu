@@ -165,40 +165,15 @@ __global__ void __launch_bounds__(kThreads, 1) fused_kernel(E8FusedArgs a) {
         const int nrt = (a.RT - rg + a.ngroups - 1) / a.ngroups;
         const int nsub = (kb1 - kb0 + a.wlen - 1) / a.wlen;
         const int items = nrt * a.S * nsub;
-        constexpr int U = NTILE >= 4 ? 2 : 4;
         for (int item = warp; item < items; item += kWarps) {
             const int irt = item / (a.S * nsub), rem = item - irt * (a.S * nsub);
             const int s = rem / nsub, sub = rem - s * nsub;
             const int rt = rg + irt * a.ngroups;
             const int ka = kb0 + sub * a.wlen, kz = min(kb1, ka + a.wlen);
-            int dh[2][NTILE][4], dl[2][NTILE][4];
-#pragma unroll
-            for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-                for (int nt = 0; nt < NTILE; ++nt)
-#pragma unroll
-                    for (int j = 0; j < 4; ++j) { dh[mt][nt][j] = 0; dl[mt][nt][j] = 0; }
             const uint4* cp = a.codes + static_cast<size_t>(rt * a.S + s) * a.KB * 32 + lane;
-            uint4 pre[U];
-#pragma unroll
-            for (int u = 0; u < U; ++u) pre[u] = ka + u < kz ? __ldg(cp + static_cast<size_t>(ka + u) * 32) : make_uint4(0, 0, 0, 0);
-            for (int kb = ka; kb < kz; kb += U) {
-                uint4 cur[U];
-#pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    cur[u] = pre[u];
-                    const int nx = kb + U + u;
-                    if (nx < kz) pre[u] = __ldg(cp + static_cast<size_t>(nx) * 32);
-                }
-#pragma unroll
-                for (int u = 0; u < U; ++u) {
-                    if (kb + u >= kz) break;
-                    const int gl0 = (kb + u - kb0) * 8 + t;
-                    mma_block<NTILE>(cur[u], tab, [&](int nt, int ks) { return slimb[(nt * 8 + g) * ts + gl0 + ks * 4]; },
-                                     dh, dl);
-                }
-            }
-            flush_item<NTILE>(dh, dl, rt, s, g, t, a.m, a.B, a.S, a.ws);
+            mma_item<NTILE>(cp, ka, kz, tab,
+                            [&](int kb, int nt, int ks) { return slimb[(nt * 8 + g) * ts + ((kb - kb0) * 8 + t + ks * 4)]; },
+                            rt, s, g, t, a.m, a.B, a.S, a.ws);
         }
     }
     grid.sync();

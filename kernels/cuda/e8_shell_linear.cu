@@ -153,38 +153,13 @@ __global__ void __launch_bounds__(SMEM ? kSmemThreads : kGlobalThreads, 1) matve
 #pragma unroll
     for (int nt = 0; nt < NTILE; ++nt)  // a padding token reads a real one; its columns are not stored
         lp[nt] = limbs + static_cast<size_t>(a.tok0 + min(nt * 8 + g, a.ntok - 1)) * a.n8p;
-    constexpr int U = NTILE >= 4 ? 2 : 4;  // blocks in flight per lane
     for (int item = blockIdx.x * nw + warp; item < items; item += gridDim.x * nw) {
         const int sp = item % a.nsplit, rs = item / a.nsplit;
         const int s = rs % a.S, rt = rs / a.S;
         const int kb0 = sp * a.split_len, kb1 = min(a.KB, kb0 + a.split_len);
-        int dh[2][NTILE][4], dl[2][NTILE][4];
-#pragma unroll
-        for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-            for (int nt = 0; nt < NTILE; ++nt)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) { dh[mt][nt][j] = 0; dl[mt][nt][j] = 0; }
         const uint4* cp = reinterpret_cast<const uint4*>(a.codes) + static_cast<size_t>(rt * a.S + s) * a.KB * 32 + lane;
-        uint4 buf[U];
-#pragma unroll
-        for (int u = 0; u < U; ++u) buf[u] = kb0 + u < kb1 ? __ldg(cp + static_cast<size_t>(kb0 + u) * 32) : make_uint4(0, 0, 0, 0);
-        for (int kb = kb0; kb < kb1; kb += U) {
-            uint4 cur[U];
-#pragma unroll
-            for (int u = 0; u < U; ++u) {
-                cur[u] = buf[u];
-                const int nx = kb + U + u;
-                if (nx < kb1) buf[u] = __ldg(cp + static_cast<size_t>(nx) * 32);
-            }
-#pragma unroll
-            for (int u = 0; u < U; ++u) {
-                if (kb + u >= kb1) break;
-                const int grp0 = (kb + u) * 8 + t;
-                mma_block<NTILE>(cur[u], tab, [&](int nt, int ks) { return __ldg(lp[nt] + grp0 + ks * 4); }, dh, dl);
-            }
-        }
-        flush_item<NTILE>(dh, dl, rt, s, g, t, a.m, a.ntok, a.S, a.ws);
+        mma_item<NTILE>(cp, kb0, kb1, tab, [&](int kb, int nt, int ks) { return __ldg(lp[nt] + (kb * 8 + t + ks * 4)); },
+                        rt, s, g, t, a.m, a.ntok, a.S, a.ws);
     }
 }
 

@@ -63,22 +63,33 @@ __device__ __forceinline__ void store_act(void* y, E8Act act, size_t i, float v)
     }
 }
 
+// In-place FWHT (unnormalised) of one power-of-two block s[0, sz), all threads.
+__device__ __forceinline__ void fwht_shared(float* s, int sz) {
+    for (int lh = 0; (1 << lh) < sz; ++lh) {
+        const int h = 1 << lh;
+        for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
+            const int i = ((p >> lh) << (lh + 1)) + (p & (h - 1));
+            const float a = s[i], c = s[i + h];
+            s[i] = a + c;
+            s[i + h] = a - c;
+        }
+        __syncthreads();
+    }
+}
+
+// Where block k of a dimension's FWHT blocks starts.
+__device__ __forceinline__ int block_offset(const E8Blocks& bl, int k) {
+    int off = 0;
+    for (int j = 0; j < k; ++j) off += bl.size[j];
+    return off;
+}
+
 // In-place block FWHT (unnormalised) of s[0, n) over the blocks, all threads.
 inline __device__ void block_fwht_shared(float* s, const E8Blocks& bl) {
     int off = 0;
     for (int k = 0; k < bl.count; ++k) {
-        const int sz = bl.size[k];
-        for (int lh = 0; (1 << lh) < sz; ++lh) {
-            const int h = 1 << lh;
-            for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
-                const int i = off + ((p >> lh) << (lh + 1)) + (p & (h - 1));
-                const float a = s[i], c = s[i + h];
-                s[i] = a + c;
-                s[i + h] = a - c;
-            }
-            __syncthreads();
-        }
-        off += sz;
+        fwht_shared(s + off, bl.size[k]);
+        off += bl.size[k];
     }
 }
 

@@ -44,26 +44,6 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
 }
 
-// In-place FWHT (unnormalised) of one power-of-two block s[0, sz), all threads.
-__device__ void fwht_shared(float* s, int sz) {
-    for (int lh = 0; (1 << lh) < sz; ++lh) {
-        const int h = 1 << lh;
-        for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
-            const int i = ((p >> lh) << (lh + 1)) + (p & (h - 1));
-            const float a = s[i], c = s[i + h];
-            s[i] = a + c;
-            s[i + h] = a - c;
-        }
-        __syncthreads();
-    }
-}
-
-__device__ __forceinline__ int block_offset(const E8Blocks& bl, int k) {
-    int off = 0;
-    for (int j = 0; j < k; ++j) off += bl.size[j];
-    return off;
-}
-
 template <int NTILE, bool SMEM>
 __global__ void __launch_bounds__(kThreads, 1) fused_kernel(E8FusedArgs a) {
     extern __shared__ uint4 smem4[];

@@ -186,7 +186,7 @@ __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) 
     const int bt = a.tok0 + b;      // in the batch
     int off = 0, sz = a.m;
     if (a.transform) {
-        for (int k = 0; k < static_cast<int>(blockIdx.x); ++k) off += a.blocks.size[k];
+        off = block_offset(a.blocks, static_cast<int>(blockIdx.x));
         sz = a.blocks.size[blockIdx.x];
     } else {
         off = blockIdx.x * blockDim.x;
@@ -226,16 +226,7 @@ __global__ void __launch_bounds__(kFinishThreads) finish_kernel(E8FinishArgs a) 
     }
     if (!a.transform) return;
     __syncthreads();
-    for (int lh = 0; (1 << lh) < sz; ++lh) {
-        const int h = 1 << lh;
-        for (int p = threadIdx.x; p < sz / 2; p += blockDim.x) {
-            const int i = ((p >> lh) << (lh + 1)) + (p & (h - 1));
-            const float u = sy[i], w = sy[i + h];
-            sy[i] = u + w;
-            sy[i + h] = u - w;
-        }
-        __syncthreads();
-    }
+    fwht_shared(sy, sz);
     const float scale = rsqrtf(static_cast<float>(sz));
     for (int r = threadIdx.x; r < sz; r += blockDim.x) {
         const int i = off + r;

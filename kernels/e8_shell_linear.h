@@ -68,6 +68,15 @@ void e8_shell_set_pdl(int mode);
 // more large FWHT blocks), GLQ_E8_FUSED=0 turns it off. Both give the same bits.
 void e8_shell_set_fused(int mode);
 
+// The rows op for B <= 8 (one ordinary launch, each CTA owning whole output
+// rows; where its shared memory allows): 1 on wherever it can run, 0 off (then
+// the fused op or the three kernels), -1 the default: batches up to
+// GLQ_E8_ROWS_MAX_BATCH (0: off; it measured no faster overall). Same bits.
+void e8_shell_set_rows(int mode);
+// The path the last e8_shell_forward took: "dense", "rows", "fused" or
+// "three" ("none" before the first call). For benchmarks and logs.
+const char* e8_shell_last_route();
+
 // out = x·Ŵᵀ (+ bias) for x [B, n] (float32, float16 or bfloat16, contiguous),
 // out [B, m] of x's dtype, preallocated. ws: int64 CUDA tensor of at least
 // e8_shell_workspace_elems(m, S, B) elements, all zero; it is zero again on

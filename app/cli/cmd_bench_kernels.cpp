@@ -117,6 +117,8 @@ int run_bench_kernels(int argc, char** argv) {
         .option("routes-from", "B", "from this batch on, also time the route the op does not take (crossover)", "16")
         .flag("pdl-ab", "also time each op with programmatic dependent launch off")
         .flag("fused-ab", "also time each op as three kernels where it runs as one launch")
+        .flag("rows-ab", "B <= 8: also time the other side of the rows op's choice (off where it runs, forced where it does not)")
+        .flag("table-ab", "also time each op with the codebook table forced into shared memory and into L1/L2")
         .option("json", "FILE", "also write the results as JSON");
     if (!args.parse(argc, argv, std::cout)) return 0;
 #ifndef GLQ_WITH_CUDA
@@ -129,7 +131,8 @@ int run_bench_kernels(int argc, char** argv) {
     const int repeats = static_cast<int>(args.get_int("repeats"));
     const double rotate = static_cast<double>(args.get_int("rotate-mib")) * 1024.0 * 1024.0;
     const int64_t routes_from = args.get_int("routes-from");
-    const bool pdl_ab = args.has("pdl-ab"), fused_ab = args.has("fused-ab");
+    const bool pdl_ab = args.has("pdl-ab"), fused_ab = args.has("fused-ab"), rows_ab = args.has("rows-ab"),
+               table_ab = args.has("table-ab");
     namespace kc = glq::kernels::cuda;
     const int64_t dense_min = kc::e8_shell_dense_min_batch();
     torch::NoGradGuard no_grad;
@@ -139,10 +142,11 @@ int run_bench_kernels(int argc, char** argv) {
     std::cout << std::fixed << std::setprecision(1) << "read bandwidth (read-only reduction over 2 GiB): "
               << read_bw / 1e9 << " GB/s\n";
     std::cout << "dense route from batch " << glq::kernels::cuda::e8_shell_dense_min_batch() << "\n\n";
-    std::cout << std::left << std::setw(14) << "shape" << std::right << std::setw(12) << "m x n" << std::setw(5) << "bpw"
+    std::cout << std::left << std::setw(14) << "shape" << std::setw(7) << "path" << std::right << std::setw(12) << "m x n" << std::setw(5) << "bpw"
               << std::setw(5) << "B" << std::setw(11) << "glq µs" << std::setw(11) << "bf16 µs" << std::setw(9) << "speedup"
               << std::setw(10) << "glq GB/s" << std::setw(8) << "of BW" << std::setw(10) << "bf16 GB/s" << std::setw(11)
-              << "matvec µs" << std::setw(12) << "other route" << std::setw(10) << "no PDL" << std::setw(10) << "3 kernels" << "\n";
+              << "matvec µs" << std::setw(12) << "other route" << std::setw(10) << "no PDL" << std::setw(10) << "3 kernels"
+              << std::setw(10) << "rows A/B" << std::setw(10) << "smem tab" << std::setw(10) << "L2 tab" << "\n";
     nlohmann::json rows = nlohmann::json::array();
     for (const Shape& s : shapes) {
         const double dense_bytes = static_cast<double>(s.m * s.n * 2);
@@ -169,6 +173,7 @@ int run_bench_kernels(int argc, char** argv) {
                 for (const auto& op : ops) ours.push_back([&, op] { (void)op->forward(x); });
                 for (const auto& w : dense) theirs.push_back([&, w] { (void)torch::nn::functional::linear(x, w); });
                 const double t_ours = time_calls(ours, repeats);
+                const std::string route = kc::e8_shell_last_route();  // what the default routing ran
                 const double t_bf16 = time_calls(theirs, repeats);
                 // The bare matvec on zero limbs (the sums stay zero, so the
                 // workspace needs no cleaning), one launch of <= 32 tokens.
@@ -194,28 +199,49 @@ int run_bench_kernels(int argc, char** argv) {
                 }
                 double t_three = 0;
                 if (fused_ab && B <= 32) {
+                    kc::e8_shell_set_rows(0);
                     kc::e8_shell_set_fused(0);
                     t_three = time_calls(ours, repeats);
                     kc::e8_shell_set_fused(-1);
+                    kc::e8_shell_set_rows(-1);
+                }
+                // The other side of the rows op's choice: off where it ran, forced where it did not.
+                double t_norows = 0;
+                if (rows_ab && B <= 8) {
+                    kc::e8_shell_set_rows(route == "rows" ? 0 : 1);
+                    t_norows = time_calls(ours, repeats);
+                    kc::e8_shell_set_rows(-1);
+                }
+                double t_smem = 0, t_global = 0;
+                if (table_ab && B < dense_min) {
+                    kc::e8_shell_set_table_placement(kc::E8TablePlacement::Shared);
+                    t_smem = time_calls(ours, repeats);
+                    kc::e8_shell_set_table_placement(kc::E8TablePlacement::Global);
+                    t_global = time_calls(ours, repeats);
+                    kc::e8_shell_set_table_placement(kc::E8TablePlacement::Auto);
                 }
                 const double gbs = glq_bytes / (t_ours * 1e-6) / 1e9;
                 const double dense_gbs = dense_bytes / (t_bf16 * 1e-6) / 1e9;
-                std::cout << std::left << std::setw(14) << s.name << std::right << std::setw(12)
+                std::cout << std::left << std::setw(14) << s.name << std::setw(7) << route << std::right << std::setw(12)
                           << (std::to_string(s.m) + "x" + std::to_string(s.n)) << std::setw(5) << bpw << std::setw(5) << B
                           << std::setprecision(2) << std::setw(11) << t_ours << std::setw(11) << t_bf16 << std::setw(8)
                           << t_bf16 / t_ours << "x" << std::setprecision(0) << std::setw(10) << gbs << std::setw(7)
                           << 100.0 * gbs * 1e9 / read_bw << "%" << std::setw(10) << dense_gbs << std::setprecision(2)
                           << std::setw(11) << t_matvec << std::setw(12) << t_other << std::setw(10) << t_nopdl << std::setw(10)
-                          << t_three << "\n";
+                          << t_three << std::setw(10) << t_norows << std::setw(10) << t_smem << std::setw(10) << t_global
+                          << "\n";
                 nlohmann::json row = {{"shape", s.name}, {"m", s.m}, {"n", s.n}, {"bpw", bpw}, {"batch", B},
                                       {"glq_us", t_ours}, {"bf16_us", t_bf16}, {"speedup", t_bf16 / t_ours},
                                       {"glq_weight_bytes", glq_bytes}, {"bf16_weight_bytes", dense_bytes},
                                       {"glq_copies", copies}, {"bf16_copies", dense_copies},
-                                      {"route", B >= dense_min ? "dense" : "compressed"}};
+                                      {"route", route}};
                 if (t_matvec > 0) row["matvec_us"] = t_matvec;
                 if (t_other > 0) row["other_route_us"] = t_other;
                 if (t_nopdl > 0) row["no_pdl_us"] = t_nopdl;
                 if (t_three > 0) row["three_kernels_us"] = t_three;
+                if (t_norows > 0) row["rows_other_us"] = t_norows;
+                if (t_smem > 0) row["smem_table_us"] = t_smem;
+                if (t_global > 0) row["global_table_us"] = t_global;
                 rows.push_back(row);
             }
         }

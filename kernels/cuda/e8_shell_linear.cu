@@ -143,11 +143,23 @@ __global__ void __launch_bounds__(SMEM ? kSmemThreads : kGlobalThreads, 1) matve
         __syncthreads();
         tab = reinterpret_cast<const uint32_t*>(stab4);
     }
-    pdl_wait();  // the limbs are the prep kernel's
-    pdl_trigger();
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int items = a.RT * a.S * a.nsplit;
+    {
+        // The codes of the warp's first item into L2 while the prep kernel
+        // still runs (they do not depend on it).
+        const int item = blockIdx.x * nw + warp;
+        if (item < items) {
+            const int sp = item % a.nsplit, rs = item / a.nsplit;
+            const int kb0 = sp * a.split_len, kb1 = min(a.KB, kb0 + a.split_len);
+            const char* c0 = reinterpret_cast<const char*>(reinterpret_cast<const uint4*>(a.codes) +
+                                                           (static_cast<size_t>(rs) * a.KB + kb0) * 32);
+            for (int l = lane; l < 4 * (kb1 - kb0); l += 32) asm volatile("prefetch.global.L2 [%0];\n" ::"l"(c0 + l * 128));
+        }
+    }
+    pdl_wait();  // the limbs are the prep kernel's
+    pdl_trigger();
     const uint4* limbs = reinterpret_cast<const uint4*>(a.limbs);
     const uint4* lp[NTILE];
 #pragma unroll

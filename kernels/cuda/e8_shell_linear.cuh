@@ -117,6 +117,37 @@ struct E8FusedArgs {
 bool e8_fused_plan(E8FusedArgs& a, int num_sms, int max_smem);
 cudaError_t e8_shell_fused(const E8FusedArgs& a, cudaStream_t stream);
 
+// The whole op in one ordinary launch for B <= kE8RowsMaxTokens tokens
+// (e8_shell_rows.cu): each CTA owns whole row tiles of the output and so needs
+// no sums from other CTAs. It transforms and quantises the entire input itself
+// (every CTA the same, so all agree on the fixed-point exponent), multiplies
+// its rows over all of K, and writes x~·Wᵀ rows to yt; the CTA that completes
+// an output FWHT block (a ticket counter per block) transforms that block.
+// Same bits as prep + matvec + finish. No grid barrier, no workspace sums.
+constexpr int kE8RowsMaxTokens = 8;
+struct E8RowsArgs {
+    const void* x = nullptr;          // [B, n] of act
+    E8Act act = E8Act::f32;
+    const __half *sv = nullptr, *su = nullptr;
+    const float* bias = nullptr;      // [m] or null
+    void* out = nullptr;              // [B, m] of act
+    const uint4* codes = nullptr;     // relaid layout
+    const uint32_t* table = nullptr;  // signed-order rows
+    float* yt = nullptr;              // scratch [B, m]
+    unsigned* tickets = nullptr;      // [bout.count], zero on entry and on return
+    float stage_w[kE8MaxStages] = {};
+    int B = 1, n = 0, m = 0, S = 1, RT = 0, KB = 0;
+    E8Blocks bin, bout;
+    bool smem_table = false;
+    // Set by e8_rows_plan:
+    int tiles = 1, nsub = 1, wlen = 1, grid = 1, max_smem = 0;
+    size_t smem = 0;
+};
+// Fills the plan; false when the batch, the blocks or the shared memory do not
+// allow the rows op (then use the fused op or the three kernels).
+bool e8_rows_plan(E8RowsArgs& a, int num_sms, int max_smem);
+cudaError_t e8_shell_rows(const E8RowsArgs& a, cudaStream_t stream);
+
 // W~ [m, n] (RHT domain) of `act` type from the relaid codes.
 cudaError_t e8_shell_decode(const unsigned long long* codes, const uint32_t* table, const float* stage_w, int S,
                             int m, int n, int RT, int KB, void* w, E8Act act, cudaStream_t stream);

@@ -94,6 +94,36 @@ bool fused_pays(int64_t m, int64_t n, int64_t S, int num_sms) {
     return n >= 8192 && blocks.size() >= 3;
 }
 
+std::atomic<int> g_last_route{0};  // index into kRouteNames
+constexpr const char* kRouteNames[] = {"none", "dense", "rows", "fused", "three"};
+
+std::atomic<int> g_rows{-1};  // -1: GLQ_E8_ROWS (default on)
+
+// Every CTA of the rows op transforms every token's whole input, so its
+// cost grows with B where the three kernels' does not; at B = 1 the other
+// paths took 0.79-1.18x its time, it was faster on 10 of 26 shapes and rates
+// (docs/benchmarks.md, "rows op"), so it is off by default: on for batches
+// up to GLQ_E8_ROWS_MAX_BATCH (0); forced on, up to kE8RowsMaxTokens.
+bool rows_enabled(int64_t B) {
+    const int forced = g_rows.load();
+    if (forced >= 0) return forced != 0;
+    static const int64_t max_b = [] {
+        const char* v = std::getenv("GLQ_E8_ROWS");
+        if (v && std::string(v) == "0") return int64_t{0};
+        return env_int("GLQ_E8_ROWS_MAX_BATCH", 0);
+    }();
+    return B <= max_b;
+}
+
+// The rows op's table: in shared memory when each CTA has enough codes to
+// repay filling it (148 KB), gathered through L1/L2 otherwise.
+bool rows_smem_table(int64_t codes, int ctas) {
+    const auto p = static_cast<E8TablePlacement>(g_placement.load());
+    if (p != E8TablePlacement::Auto) return p == E8TablePlacement::Shared;
+    static const int64_t per_cta = env_int("GLQ_E8_ROWS_SMEM_MIN_CODES", 16384);
+    return codes >= per_cta * ctas;
+}
+
 torch::Tensor output_transform(const torch::Tensor& yt, const E8ShellDeviceWeights& w) {
     torch::Tensor y = block_hadamard(yt) * w.su.to(torch::kFloat32);
     if (w.bias.defined()) y = y + w.bias;
@@ -119,6 +149,10 @@ void e8_shell_set_pdl(int mode) { cl::e8_shell_set_pdl(mode); }
 
 void e8_shell_set_fused(int mode) { g_fused.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
 
+const char* e8_shell_last_route() { return kRouteNames[g_last_route.load()]; }
+
+void e8_shell_set_rows(int mode) { g_rows.store(mode < 0 ? -1 : (mode ? 1 : 0)); }
+
 bool current_stream_capturing() {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     check(cudaStreamIsCapturing(c10::cuda::getCurrentCUDAStream().stream(), &status), "capture status");
@@ -126,7 +160,8 @@ bool current_stream_capturing() {
 }
 
 int64_t e8_shell_workspace_elems(int64_t m, int64_t S, int64_t B) {
-    return m * S * std::min<int64_t>(B, cl::kE8MatvecTokens);
+    // At least 16: the rows op keeps its tickets (<= 24 uint32) in the first elements.
+    return std::max<int64_t>(16, m * S * std::min<int64_t>(B, cl::kE8MatvecTokens));
 }
 
 torch::Tensor e8_shell_decode(const E8ShellDeviceWeights& w, torch::ScalarType dtype) {
@@ -158,6 +193,7 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
         const torch::Tensor wt = e8_shell_decode(w, x.scalar_type());
         const torch::Tensor xt = block_hadamard(x.to(torch::kFloat32) * w.sv.to(torch::kFloat32)).to(x.scalar_type());
         out.copy_(output_transform(torch::matmul(xt, wt.t()).to(torch::kFloat32), w));
+        g_last_route.store(1);
         return;
     }
     const int64_t need = e8_shell_workspace_elems(m, w.S, B);
@@ -165,6 +201,42 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
         throw Error("E8 shell linear (CUDA)", "workspace holds " + std::to_string(ws.numel()) + " int64, needs " +
                                                   std::to_string(need));
     const int num_sms_f = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    const int max_smem = static_cast<int>(at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin);
+    if (B <= cl::kE8RowsMaxTokens && rows_enabled(B)) {
+        cl::E8RowsArgs ra;
+        ra.x = x.data_ptr();
+        ra.act = act;
+        ra.sv = reinterpret_cast<const __half*>(w.sv.data_ptr());
+        ra.su = reinterpret_cast<const __half*>(w.su.data_ptr());
+        ra.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+        ra.out = out.data_ptr();
+        ra.codes = reinterpret_cast<const uint4*>(w.codes.data_ptr());
+        ra.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+        ra.tickets = reinterpret_cast<unsigned*>(ws.data_ptr<int64_t>());
+        for (int64_t s = 0; s < w.S; ++s) ra.stage_w[s] = w.stage_w[s];
+        ra.B = static_cast<int>(B);
+        ra.n = static_cast<int>(n);
+        ra.m = static_cast<int>(m);
+        ra.S = static_cast<int>(w.S);
+        ra.RT = static_cast<int>((m + 31) / 32);
+        ra.KB = static_cast<int>((n + 63) / 64);
+        ra.bin = blocks_of(n);
+        ra.bout = blocks_of(m);
+        const int tiles = (ra.RT + num_sms_f - 1) / num_sms_f, ctas = (ra.RT + tiles - 1) / tiles;  // as e8_rows_plan
+        ra.smem_table = rows_smem_table(m * (n / 8) * w.S, ctas);
+        bool planned = cl::e8_rows_plan(ra, num_sms_f, max_smem);
+        if (!planned && ra.smem_table) {  // the input did not fit beside the table: gather it instead
+            ra.smem_table = false;
+            planned = cl::e8_rows_plan(ra, num_sms_f, max_smem);
+        }
+        if (planned) {
+            const torch::Tensor yt = torch::empty({B, m}, x.options().dtype(torch::kFloat32));
+            ra.yt = yt.data_ptr<float>();
+            check(cl::e8_shell_rows(ra, stream), "rows");
+            g_last_route.store(2);
+            return;
+        }
+    }
     if (fused_enabled() && B <= cl::kE8MatvecTokens && fused_pays(m, n, w.S, num_sms_f)) {
         cl::E8FusedArgs fa;
         fa.x = x.data_ptr();
@@ -186,7 +258,6 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
         fa.bin = blocks_of(n);
         fa.bout = blocks_of(m);
         fa.smem_table = use_smem_table(m * (n / 8) * w.S, num_sms_f);
-        const int max_smem = static_cast<int>(at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin);
         if (cl::e8_fused_plan(fa, num_sms_f, max_smem)) {
             const torch::Tensor xt = torch::empty({B, n}, x.options().dtype(torch::kFloat32));
             const torch::Tensor amax = torch::empty({B * fa.bin.count}, x.options().dtype(torch::kFloat32));
@@ -195,6 +266,7 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
             fa.amax = amax.data_ptr<float>();
             fa.qpart = reinterpret_cast<long long*>(qpart.data_ptr<int64_t>());
             check(cl::e8_shell_fused(fa, stream), "fused");
+            g_last_route.store(3);
             return;
         }
     }
@@ -264,6 +336,7 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
         check(cl::e8_shell_finish(f, stream), "finish");
     }
     if (!f.transform) out.copy_(output_transform(yt, w));
+    g_last_route.store(4);
 }
 
 void e8_shell_matvec_only(const E8ShellDeviceWeights& w, const torch::Tensor& limbs, int64_t B, torch::Tensor& ws) {

@@ -3,7 +3,8 @@
 // shapes (non-powers of two, block-diagonal sizes, n above the prep kernel's
 // shared-memory limit, output blocks above the finish kernel's), 1-4 stages,
 // B = 1..256 on both sides of the dense crossover, three activation dtypes,
-// both table placements, the single-launch op against the three kernels.
+// both table placements, the single-launch ops (fused, rows) against the
+// three kernels, a non-finite token.
 // Outputs are poisoned before each call, every launch
 // is checked, the workspace must be zero again after each call, and the same
 // input must give bit-identical output. A whole GLQ model on the GPU gives the
@@ -154,12 +155,95 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
     // the same float operations in the same order: the same bits.
     for (int64_t B : {1, 5, 8, 13, 16, 32}) {
         const torch::Tensor x = torch::randn({B, 4096}).to(torch::kCUDA, torch::kBFloat16);
+        glq::kernels::cuda::e8_shell_set_rows(0);
         glq::kernels::cuda::e8_shell_set_fused(0);
         const torch::Tensor three = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_fused(1);
         const torch::Tensor fused = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_fused(-1);
+        glq::kernels::cuda::e8_shell_set_rows(-1);
         CHECK_MSG(torch::equal(three, fused), "fused, B " << B);
+    }
+}
+
+namespace {
+// The output of the three kernels (rows op and fused op off).
+torch::Tensor run_three(const glq::kernels::cuda::E8ShellDeviceWeights& w, const torch::Tensor& x, torch::Tensor& ws) {
+    glq::kernels::cuda::e8_shell_set_rows(0);
+    glq::kernels::cuda::e8_shell_set_fused(0);
+    torch::Tensor y = run_checked(w, x, ws);
+    glq::kernels::cuda::e8_shell_set_fused(-1);
+    glq::kernels::cuda::e8_shell_set_rows(-1);
+    return y;
+}
+} // namespace
+
+// The rows op (B <= 8: each CTA owns whole output rows, transforms the whole
+// input itself, and the CTA that completes an output FWHT block transforms it)
+// computes the three kernels' integers and float operations in the same order:
+// the same bits, on shapes whose row tiles straddle output blocks (m not a
+// multiple of 32), with several row tiles per CTA (m > 32 · SMs), inputs of
+// many FWHT blocks, both table placements. Its tickets leave the workspace
+// zero, so the next call (another shape, the same workspace) starts clean.
+GLQ_TEST(gpu_rows_op_gives_the_three_kernels_bits) {
+    glq::test::require_cuda();
+    using glq::kernels::cuda::E8TablePlacement;
+    struct Case {
+        int64_t m, n;
+        int bpw;
+        bool bias;
+    };
+    const std::vector<Case> cases = {
+        {576, 576, 4, false}, {192, 576, 2, true},  {1000, 1000, 3, true}, {40, 2688, 5, false}, {24, 8, 6, true},
+        {1, 64, 7, false},    {100, 200, 4, true},  {4096, 4096, 4, false}, {14336, 512, 2, true}, {4096, 14336, 4, false},
+        {8200, 520, 8, false},
+    };
+    torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(14336, 4, 8)},
+                                    torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
+    for (const Case& c : cases) {
+        const ShellLayerArtifacts a = random_layer(c.m, c.n, c.bpw, c.bias, static_cast<uint64_t>(c.m * 7 + c.n + c.bpw));
+        const auto w = device_weights(a);
+        for (int64_t B : {1, 2, 3, 8}) {
+            for (auto dtype : {torch::kBFloat16, torch::kFloat32}) {
+                const torch::Tensor x = torch::randn({B, c.n}).to(torch::kCUDA, dtype);
+                const torch::Tensor three = run_three(w, x, ws);
+                for (E8TablePlacement p : {E8TablePlacement::Shared, E8TablePlacement::Global}) {
+                    glq::kernels::cuda::e8_shell_set_table_placement(p);
+                    glq::kernels::cuda::e8_shell_set_rows(1);
+                    const torch::Tensor rows = run_checked(w, x, ws);
+                    const torch::Tensor again = run_checked(w, x, ws);
+                    glq::kernels::cuda::e8_shell_set_rows(-1);
+                    glq::kernels::cuda::e8_shell_set_table_placement(E8TablePlacement::Auto);
+                    CHECK_MSG(torch::equal(rows, three), c.m << "x" << c.n << " bpw " << c.bpw << " B " << B << " " << dtype
+                                                            << " table " << static_cast<int>(p));
+                    CHECK_MSG(torch::equal(again, rows), "second call, " << c.m << "x" << c.n << " B " << B);
+                    CHECK_MSG(ws.abs().sum().item<int64_t>() == 0, "workspace not clean, " << c.m << "x" << c.n << " B " << B);
+                }
+            }
+        }
+    }
+}
+
+// A token with a non-finite input gives NaN outputs and leaves the others as
+// they are alone, on every path.
+GLQ_TEST(gpu_a_non_finite_token_gives_nan_and_spares_the_others) {
+    glq::test::require_cuda();
+    const ShellLayerArtifacts a = random_layer(576, 1536, 4, true, 7);
+    const auto w = device_weights(a);
+    torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(576, 2, 32)},
+                                    torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
+    for (int64_t B : {3, 8, 20}) {
+        torch::Tensor x = torch::randn({B, 1536});
+        const torch::Tensor clean = run_three(w, x.to(torch::kCUDA), ws).cpu();
+        x[1][17] = std::numeric_limits<float>::infinity();
+        for (int mode : {0, 1}) {
+            glq::kernels::cuda::e8_shell_set_rows(mode);
+            const torch::Tensor y = run_checked(w, x.to(torch::kCUDA), ws).cpu();
+            glq::kernels::cuda::e8_shell_set_rows(-1);
+            CHECK_MSG(torch::isnan(y[1]).all().item<bool>(), "B " << B << " rows " << mode);
+            CHECK_MSG(torch::equal(y[0], clean[0]) && torch::equal(y[2], clean[2]), "B " << B << " rows " << mode);
+            CHECK_MSG(ws.abs().sum().item<int64_t>() == 0, "B " << B);
+        }
     }
 }
 

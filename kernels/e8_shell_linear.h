@@ -10,9 +10,17 @@
 // t of a row holds 2·v_t + 6 (v_t in {-3, -2.5, ..., 3}).
 //
 // CPU: reference-order codes [m, n/8] (int16 bit patterns), the 65,536-row
-// packed table; per code one table load and eight FMAs per token (AVX2 when
-// the CPU has it, a scalar loop otherwise), rows in parallel; large batches
-// decode row tiles to float and multiply them with a GEMM.
+// packed table, rows in parallel (at::parallel_for). Up to 16 tokens: exact
+// integer arithmetic, as on CUDA: x~ per token in 16-bit fixed point
+// (2^E > max|x~|) as two signed int8 limbs, the table rows' nibbles as u8
+// bytes, vpmaddubsw/vpmaddwd (AVX2) or vpdpbusd (AVX-VNNI, chosen at run
+// time) into exact int32 sums, ỹ = 2^(E-16)·Σ_s w_s·(P_s - 6·Σq) in float.
+// Why: the float loop spent ~8 instructions per code converting nibbles; the
+// bound now is the one table load per code. The result differs from the float
+// product only by x~'s fixed-point rounding (<= 2^(E-16) per element, about
+// 2^-15 of max|x~|); a token with a non-finite x~ gives a NaN row. The scalar
+// loop computes the same integers: every path gives the same bits. From 17
+// tokens on: row tiles decode to float W~ and multiply with a GEMM.
 // CUDA: the relaid inference-order codes (core/format/shell_gpu_layout.h) and
 // the signed-order table; see cuda/e8_shell_linear.cuh for the method.
 
@@ -33,8 +41,12 @@ torch::Tensor e8_shell_decode_rows(const std::vector<torch::Tensor>& codes, cons
                                    const uint32_t* table, int64_t r0, int64_t rows);
 // True when the AVX2 path runs on this CPU (for logs and benchmarks).
 bool e8_shell_has_avx2();
+// True when the decode path's products use AVX-VNNI (vpdpbusd) on this CPU.
+bool e8_shell_has_avx_vnni();
 // Tests and benchmarks: run the scalar loop even where AVX2 is present.
 void e8_shell_force_scalar(bool on);
+// Tests and benchmarks: the AVX2 products even where AVX-VNNI is present.
+void e8_shell_disable_vnni(bool on);
 } // namespace cpu
 
 #ifdef GLQ_WITH_CUDA

@@ -164,6 +164,24 @@ __device__ V block_reduce(V v, Op op, V* scratch) {
     return scratch[0];
 }
 
+// Eight activations of one 8-column group as 16-bit fixed point (q =
+// rint(v·mul), clamped), split into the limbs the matvec reads as B fragments
+// {hi even, hi odd, lo even, lo odd} (hi = q >> 8 signed, lo = q & 0xFF);
+// adds Σq to qs. The prep kernel, the fused op and the rows op all use it.
+__device__ __forceinline__ uint4 limb_group(const float (&v)[8], float mul, long long& qs) {
+    uint32_t hi_e = 0, hi_o = 0, lo_e = 0, lo_o = 0;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+        const int q = max(-32768, min(32767, __float2int_rn(v[t] * mul)));
+        qs += q;
+        const uint32_t hi = static_cast<uint32_t>(q >> 8) & 0xFFu, lo = static_cast<uint32_t>(q) & 0xFFu;
+        const int sh = 8 * (t >> 1);
+        if (t & 1) { hi_o |= hi << sh; lo_o |= lo << sh; }
+        else { hi_e |= hi << sh; lo_e |= lo << sh; }
+    }
+    return make_uint4(hi_e, hi_o, lo_e, lo_o);
+}
+
 __device__ __forceinline__ uint32_t decode_word(const uint32_t* tab, uint32_t c) {
     // idx = c for c < P, c - P otherwise (c - P wraps above c when c < P).
     const uint32_t d = c - kE8SignedPairsDev;

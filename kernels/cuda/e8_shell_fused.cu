@@ -113,25 +113,17 @@ __global__ void __launch_bounds__(kThreads, 1) fused_kernel(E8FusedArgs a) {
         constexpr int kTok = 8 * NTILE;
         for (int idx = threadIdx.x; idx < kTok * ng; idx += kThreads) {
             const int tok = idx / ng, gl = idx - tok * ng, grp = 8 * kb0 + gl;
-            uint32_t hi_e = 0, hi_o = 0, lo_e = 0, lo_o = 0;
+            uint4 lg = make_uint4(0, 0, 0, 0);
             if (tok < a.B && grp * 8 < a.n && tok_e[tok] != kE8TokenInvalid) {
                 const float mul = ldexpf(1.0f, 15 - tok_e[tok]);
                 const float4* src = reinterpret_cast<const float4*>(a.xt + static_cast<size_t>(tok) * a.n + grp * 8);
                 const float4 u = __ldcg(src), w = __ldcg(src + 1);
                 const float v[8] = {u.x, u.y, u.z, u.w, w.x, w.y, w.z, w.w};
                 long long qs = 0;
-#pragma unroll
-                for (int t = 0; t < 8; ++t) {
-                    const int q = max(-32768, min(32767, __float2int_rn(v[t] * mul)));
-                    qs += q;
-                    const uint32_t hi = static_cast<uint32_t>(q >> 8) & 0xFFu, lo = static_cast<uint32_t>(q) & 0xFFu;
-                    const int sh = 8 * (t >> 1);
-                    if (t & 1) { hi_o |= hi << sh; lo_o |= lo << sh; }
-                    else { hi_e |= hi << sh; lo_e |= lo << sh; }
-                }
+                lg = limb_group(v, mul, qs);
                 if (qs != 0) atomicAdd(&tok_q[tok], static_cast<unsigned long long>(qs));
             }
-            slimb[tok * ts + gl] = make_uint4(hi_e, hi_o, lo_e, lo_o);
+            slimb[tok * ts + gl] = lg;
         }
         __syncthreads();
         if (rg == 0 && threadIdx.x < a.B) a.qpart[sp * a.B + threadIdx.x] = static_cast<long long>(tok_q[threadIdx.x]);

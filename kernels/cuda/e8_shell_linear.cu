@@ -90,20 +90,17 @@ __global__ void __launch_bounds__(kPrepThreads) prep_kernel(const void* __restri
     long long qs = 0;
     uint4* out = reinterpret_cast<uint4*>(limbs) + static_cast<size_t>(b) * n8p;
     for (int col = threadIdx.x; col < n8p; col += blockDim.x) {
-        uint32_t hi_e = 0, hi_o = 0, lo_e = 0, lo_o = 0;
+        uint4 lg = make_uint4(0, 0, 0, 0);
         if (col * 8 < n && bad == 0.0f) {
+            float v[8];
+#pragma unroll
             for (int t = 0; t < 8; ++t) {
                 const int i = col * 8 + t;
-                const float v = transform ? sx[i] : load_act(x, act, base + i);
-                const int q = max(-32768, min(32767, __float2int_rn(v * mul)));
-                qs += q;
-                const uint32_t hi = static_cast<uint32_t>(q >> 8) & 0xFFu, lo = static_cast<uint32_t>(q) & 0xFFu;
-                const int sh = 8 * (t >> 1);
-                if (t & 1) { hi_o |= hi << sh; lo_o |= lo << sh; }
-                else { hi_e |= hi << sh; lo_e |= lo << sh; }
+                v[t] = transform ? sx[i] : load_act(x, act, base + i);
             }
+            lg = limb_group(v, mul, qs);
         }
-        out[col] = make_uint4(hi_e, hi_o, lo_e, lo_o);
+        out[col] = lg;
     }
     qs = block_reduce(qs, [](long long p, long long q) { return p + q; }, lscratch);
     if (threadIdx.x == 0) {

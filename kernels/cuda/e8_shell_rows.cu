@@ -152,17 +152,10 @@ __global__ void __launch_bounds__(kThreads, 1) rows_kernel(E8RowsArgs a) {
                 const int col = c0 + threadIdx.x + k * kThreads;
                 out[k] = make_uint4(0, 0, 0, 0);
                 if (col >= n8p || col * 8 >= a.n || e == kE8TokenInvalid) continue;
-                uint32_t hi_e = 0, hi_o = 0, lo_e = 0, lo_o = 0;
+                float v[8];
 #pragma unroll
-                for (int t = 0; t < 8; ++t) {
-                    const int q = max(-32768, min(32767, __float2int_rn(xb[b * xs + col * 8 + t] * mul)));
-                    qs += q;
-                    const uint32_t hi = static_cast<uint32_t>(q >> 8) & 0xFFu, lo = static_cast<uint32_t>(q) & 0xFFu;
-                    const int sh = 8 * (t >> 1);
-                    if (t & 1) { hi_o |= hi << sh; lo_o |= lo << sh; }
-                    else { hi_e |= hi << sh; lo_e |= lo << sh; }
-                }
-                out[k] = make_uint4(hi_e, hi_o, lo_e, lo_o);
+                for (int t = 0; t < 8; ++t) v[t] = xb[b * xs + col * 8 + t];
+                out[k] = limb_group(v, mul, qs);
             }
             __syncthreads();
 #pragma unroll

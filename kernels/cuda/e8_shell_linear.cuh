@@ -88,11 +88,8 @@ struct E8FinishArgs {
 };
 cudaError_t e8_shell_finish(const E8FinishArgs& a, cudaStream_t stream);
 
-// The whole op in one cooperative launch (e8_shell_fused.cu) for B <= 32
-// tokens when every FWHT block is <= kE8FusedMaxBlock: same bits as prep +
-// matvec + finish, two grid barriers instead of two kernel boundaries.
-constexpr int kE8FusedMaxBlock = 16384;
-struct E8FusedArgs {
+// What both single-launch ops take: the layer, the tokens, the output.
+struct E8OpArgs {
     const void* x = nullptr;          // [B, n] of act
     E8Act act = E8Act::f32;
     const __half *sv = nullptr, *su = nullptr;
@@ -100,14 +97,21 @@ struct E8FusedArgs {
     void* out = nullptr;              // [B, m] of act
     const uint4* codes = nullptr;     // relaid layout
     const uint32_t* table = nullptr;  // signed-order rows
-    float* xt = nullptr;              // scratch [B, n]
-    float* amax = nullptr;            // scratch [B, bin.count]
-    long long* qpart = nullptr;       // scratch [nsplit, B]
-    unsigned long long* ws = nullptr; // [B][S][m], zero on entry and on return
     float stage_w[kE8MaxStages] = {};
     int B = 1, n = 0, m = 0, S = 1, RT = 0, KB = 0;
     E8Blocks bin, bout;
     bool smem_table = false;
+};
+
+// The whole op in one cooperative launch (e8_shell_fused.cu) for B <= 32
+// tokens when every FWHT block is <= kE8FusedMaxBlock: same bits as prep +
+// matvec + finish, two grid barriers instead of two kernel boundaries.
+constexpr int kE8FusedMaxBlock = 16384;
+struct E8FusedArgs : E8OpArgs {
+    float* xt = nullptr;              // scratch [B, n]
+    float* amax = nullptr;            // scratch [B, bin.count]
+    long long* qpart = nullptr;       // scratch [nsplit, B]
+    unsigned long long* ws = nullptr; // [B][S][m], zero on entry and on return
     // Set by e8_fused_plan:
     int nsplit = 1, klen = 1, ngroups = 1, wlen = 1, ntile = 1, grid = 1, max_smem = 0;
     size_t smem = 0;
@@ -125,20 +129,9 @@ cudaError_t e8_shell_fused(const E8FusedArgs& a, cudaStream_t stream);
 // an output FWHT block (a ticket counter per block) transforms that block.
 // Same bits as prep + matvec + finish. No grid barrier, no workspace sums.
 constexpr int kE8RowsMaxTokens = 8;
-struct E8RowsArgs {
-    const void* x = nullptr;          // [B, n] of act
-    E8Act act = E8Act::f32;
-    const __half *sv = nullptr, *su = nullptr;
-    const float* bias = nullptr;      // [m] or null
-    void* out = nullptr;              // [B, m] of act
-    const uint4* codes = nullptr;     // relaid layout
-    const uint32_t* table = nullptr;  // signed-order rows
+struct E8RowsArgs : E8OpArgs {
     float* yt = nullptr;              // scratch [B, m]
     unsigned* tickets = nullptr;      // [bout.count], zero on entry and on return
-    float stage_w[kE8MaxStages] = {};
-    int B = 1, n = 0, m = 0, S = 1, RT = 0, KB = 0;
-    E8Blocks bin, bout;
-    bool smem_table = false;
     // Set by e8_rows_plan:
     int tiles = 1, nsub = 1, wlen = 1, grid = 1, max_smem = 0;
     size_t smem = 0;

@@ -202,26 +202,29 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
                                                   std::to_string(need));
     const int num_sms_f = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
     const int max_smem = static_cast<int>(at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin);
+    // The layer, tokens and output, as both single-launch ops take them.
+    cl::E8OpArgs op;
+    op.x = x.data_ptr();
+    op.act = act;
+    op.sv = reinterpret_cast<const __half*>(w.sv.data_ptr());
+    op.su = reinterpret_cast<const __half*>(w.su.data_ptr());
+    op.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+    op.out = out.data_ptr();
+    op.codes = reinterpret_cast<const uint4*>(w.codes.data_ptr());
+    op.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+    for (int64_t s = 0; s < w.S; ++s) op.stage_w[s] = w.stage_w[s];
+    op.B = static_cast<int>(B);
+    op.n = static_cast<int>(n);
+    op.m = static_cast<int>(m);
+    op.S = static_cast<int>(w.S);
+    op.RT = static_cast<int>((m + 31) / 32);
+    op.KB = static_cast<int>((n + 63) / 64);
+    op.bin = blocks_of(n);
+    op.bout = blocks_of(m);
     if (B <= cl::kE8RowsMaxTokens && rows_enabled(B)) {
         cl::E8RowsArgs ra;
-        ra.x = x.data_ptr();
-        ra.act = act;
-        ra.sv = reinterpret_cast<const __half*>(w.sv.data_ptr());
-        ra.su = reinterpret_cast<const __half*>(w.su.data_ptr());
-        ra.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
-        ra.out = out.data_ptr();
-        ra.codes = reinterpret_cast<const uint4*>(w.codes.data_ptr());
-        ra.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+        static_cast<cl::E8OpArgs&>(ra) = op;
         ra.tickets = reinterpret_cast<unsigned*>(ws.data_ptr<int64_t>());
-        for (int64_t s = 0; s < w.S; ++s) ra.stage_w[s] = w.stage_w[s];
-        ra.B = static_cast<int>(B);
-        ra.n = static_cast<int>(n);
-        ra.m = static_cast<int>(m);
-        ra.S = static_cast<int>(w.S);
-        ra.RT = static_cast<int>((m + 31) / 32);
-        ra.KB = static_cast<int>((n + 63) / 64);
-        ra.bin = blocks_of(n);
-        ra.bout = blocks_of(m);
         const int tiles = (ra.RT + num_sms_f - 1) / num_sms_f, ctas = (ra.RT + tiles - 1) / tiles;  // as e8_rows_plan
         ra.smem_table = rows_smem_table(m * (n / 8) * w.S, ctas);
         bool planned = cl::e8_rows_plan(ra, num_sms_f, max_smem);
@@ -239,24 +242,8 @@ void e8_shell_forward(const E8ShellDeviceWeights& w, const torch::Tensor& x, tor
     }
     if (fused_enabled() && B <= cl::kE8MatvecTokens && fused_pays(m, n, w.S, num_sms_f)) {
         cl::E8FusedArgs fa;
-        fa.x = x.data_ptr();
-        fa.act = act;
-        fa.sv = reinterpret_cast<const __half*>(w.sv.data_ptr());
-        fa.su = reinterpret_cast<const __half*>(w.su.data_ptr());
-        fa.bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
-        fa.out = out.data_ptr();
-        fa.codes = reinterpret_cast<const uint4*>(w.codes.data_ptr());
-        fa.table = reinterpret_cast<const uint32_t*>(w.table.data_ptr<int32_t>());
+        static_cast<cl::E8OpArgs&>(fa) = op;
         fa.ws = reinterpret_cast<unsigned long long*>(ws.data_ptr<int64_t>());
-        for (int64_t s = 0; s < w.S; ++s) fa.stage_w[s] = w.stage_w[s];
-        fa.B = static_cast<int>(B);
-        fa.n = static_cast<int>(n);
-        fa.m = static_cast<int>(m);
-        fa.S = static_cast<int>(w.S);
-        fa.RT = static_cast<int>((m + 31) / 32);
-        fa.KB = static_cast<int>((n + 63) / 64);
-        fa.bin = blocks_of(n);
-        fa.bout = blocks_of(m);
         fa.smem_table = use_smem_table(m * (n / 8) * w.S, num_sms_f);
         if (cl::e8_fused_plan(fa, num_sms_f, max_smem)) {
             const torch::Tensor xt = torch::empty({B, n}, x.options().dtype(torch::kFloat32));

@@ -1,5 +1,5 @@
-// The compressed E8 shell linear's CUDA kernels against the CPU compressed
-// layer (itself tested against the decoded layer): fresh random layers of many
+// The compressed E8 shell linear's CUDA kernels against the decoded layer's
+// float product (the decode-on-load reference): fresh random layers of many
 // shapes (non-powers of two, block-diagonal sizes, n above the prep kernel's
 // shared-memory limit, output blocks above the finish kernel's), 1-4 stages,
 // B = 1..256 on both sides of the dense crossover, three activation dtypes,
@@ -73,9 +73,23 @@ torch::Tensor run_checked(const glq::kernels::cuda::E8ShellDeviceWeights& w, con
     return out;
 }
 
+// Below the dense crossover the kernels round x~ to 16-bit fixed point per
+// token, so each output moves by noise of ≈ 8e-5 of the typical output size
+// ‖Ŵ‖_F/√m · rms x (tests/core/test_compressed_linear.cpp derives it): the
+// error is taken relative to that size, not to the largest output. The CPU
+// compressed layer is no reference here: it rounds x~ to fixed point too, with
+// its own exponent rule (|q| <= 32639), so the two roundings differ now and
+// then and their difference is not a bound on either one's error.
+double typical_error(const torch::Tensor& y, const torch::Tensor& ref, const torch::Tensor& x, const DecodedShellLinear& dec) {
+    const torch::Tensor w = dec.weight().to(torch::kFloat64);
+    const double typical = w.norm().item<double>() / std::sqrt(static_cast<double>(w.size(0))) *
+                           x.to(torch::kFloat64).pow(2).mean().sqrt().item<double>();
+    return (y.to(torch::kCPU, torch::kFloat64) - ref.to(torch::kFloat64)).abs().max().item<double>() / typical;
+}
+
 } // namespace
 
-GLQ_TEST(gpu_compressed_kernels_match_the_cpu_layer) {
+GLQ_TEST(gpu_compressed_kernels_match_the_decoded_layer) {
     glq::test::require_cuda();
     struct Case {
         int64_t m, n;
@@ -93,23 +107,25 @@ GLQ_TEST(gpu_compressed_kernels_match_the_cpu_layer) {
     const std::vector<int64_t> batches = {1, 2, 3, 5, 8, 9, 16, 17, 32, 33, 64, 100, 128, 256};
     for (const Case& c : cases) {
         const ShellLayerArtifacts a = random_layer(c.m, c.n, c.bpw, c.bias, static_cast<uint64_t>(c.m * 3 + c.n + c.bpw));
-        const CompressedShellLinear cpu(a, torch::kCPU);
+        const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
         const auto w = device_weights(a);
         torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(c.m, w.S, 256)},
                                         torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
         for (int64_t B : batches) {
             const torch::Tensor x = torch::randn({B, c.n});
-            const torch::Tensor ref = cpu.forward(x);
+            const bool dense = B >= glq::kernels::cuda::e8_shell_dense_min_batch();
             for (auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
-                // Every dtype is judged against the CPU result for its own rounded input.
+                // Every dtype is judged against the float product of its own rounded input.
                 const torch::Tensor xd = x.to(dtype);
-                const torch::Tensor refd = dtype == torch::kFloat32 ? ref : cpu.forward(xd.to(torch::kFloat32));
+                const torch::Tensor refd = dec.forward(xd.to(torch::kFloat32));
                 const torch::Tensor y = run_checked(w, xd.to(torch::kCUDA), ws);
                 CHECK(y.scalar_type() == dtype);
-                const double err = rel_max_error(y, refd);
-                // The matvec holds x~ in 16-bit fixed point per token; half outputs round.
-                const double tol = dtype == torch::kFloat32 ? (B >= glq::kernels::cuda::e8_shell_dense_min_batch() ? 1e-5 : 2e-4)
-                                                            : 1.6e-2;
+                // The dense route: float rounding only. The matvec: x~ in 16-bit
+                // fixed point (see typical_error). Half outputs round.
+                const double err = dtype != torch::kFloat32 ? rel_max_error(y, refd)
+                                   : dense                  ? rel_max_error(y, refd)
+                                                            : typical_error(y, refd, xd, dec);
+                const double tol = dtype != torch::kFloat32 ? 1.6e-2 : dense ? 2e-5 : 1e-3;
                 CHECK_MSG(err < tol, c.m << "x" << c.n << " bpw " << c.bpw << " B " << B << " " << dtype << ": error " << err);
                 CHECK_MSG(ws.abs().sum().item<int64_t>() == 0, "workspace not cleaned, " << c.m << "x" << c.n << " B " << B);
             }
@@ -139,8 +155,8 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
         const torch::Tensor global = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_table_placement(E8TablePlacement::Auto);
         CHECK_MSG(torch::equal(shared, global), "B " << B);
-        const CompressedShellLinear cpu(a, torch::kCPU);
-        CHECK(rel_max_error(shared, cpu.forward(x.cpu())) < 2e-4);
+        const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
+        CHECK(typical_error(shared, dec.forward(x.cpu()), x.cpu(), dec) < 1e-3);
         // Programmatic dependent launch (of the three kernels) changes when
         // kernels start, not what they compute.
         glq::kernels::cuda::e8_shell_set_fused(0);

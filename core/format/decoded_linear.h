@@ -1,7 +1,8 @@
 #pragma once
-// A GLQ e8_shell linear dequantised on load (model::LinearOp): the reference
-// path the compressed linear is tested against, chosen with --decode-on-load.
-//   Ŵ = SU ⊙ BD_m( W~ ) BD_n ⊙ SV,   W~ = Wscale·Σ_s c_s·CB[idx_s]
+// A GLQ linear of any codebook dequantised on load (model::LinearOp): the
+// reference path the compressed linears are tested against, chosen with
+// --decode-on-load.
+//   Ŵ = SU ⊙ BD_m( W~ ) BD_n ⊙ SV,   W~ = the codebook's decode of the codes
 // is decoded once, in float32, and kept in the weight dtype chosen at load;
 // forward is then an ordinary y = x·Ŵᵀ (+ bias). It holds a dense copy of the
 // weight, so it saves no memory: compressed_linear.h is the default, which
@@ -12,16 +13,16 @@
 
 #include <torch/torch.h>
 
-#include "core/format/shell_layer.h"
+#include "core/format/layer_codes.h"
 #include "core/model/linear.h"
 
 namespace glq::format {
 
-class DecodedShellLinear final : public model::LinearOp {
+class DecodedGlqLinear final : public model::LinearOp {
 public:
-    // Validates the artifacts (throwing glq::Error naming `prefix`) and decodes
-    // W~ on `device` in `weight_dtype` (float32, bfloat16 or float16).
-    DecodedShellLinear(const ShellLayerArtifacts& artifacts, const torch::Device& device,
+    // Validates the codes (throwing glq::Error naming `prefix`) and decodes
+    // Ŵ on `device` in `weight_dtype` (float32, bfloat16 or float16).
+    DecodedGlqLinear(const LayerCodes& codes, const torch::Device& device,
                        torch::ScalarType weight_dtype = torch::kFloat32, const std::string& prefix = "GLQ linear");
 
     torch::Tensor forward(const torch::Tensor& x) const override;

@@ -12,7 +12,6 @@
 #include "core/common/error.h"
 #include "core/io/json_file.h"
 #include "core/io/safetensors.h"
-#include "core/codebook/e8_shell/e8_codebook.h"
 
 namespace glq::format {
 namespace {
@@ -90,13 +89,14 @@ json layer_metrics_json(const std::map<std::string, LayerQuantMetrics>& metrics)
 
 } // namespace
 
-json checkpoint_bpw_value(const std::map<std::string, ShellLayerArtifacts>& layers) {
+json checkpoint_bpw_value(const std::map<std::string, LayerCodes>& layers) {
     std::set<int> rates;
     double bits = 0, weights = 0;
     for (const auto& [p, a] : layers) {
-        rates.insert(a.bpw);
-        const double w = static_cast<double>(a.out_features()) * static_cast<double>(a.in_features());
-        bits += a.bpw * w;
+        const int bpw = layer_bpw(a);
+        rates.insert(bpw);
+        const double w = static_cast<double>(out_features(a)) * static_cast<double>(in_features(a));
+        bits += bpw * w;
         weights += w;
     }
     if (rates.size() == 1) return *rates.begin();
@@ -104,10 +104,21 @@ json checkpoint_bpw_value(const std::map<std::string, ShellLayerArtifacts>& laye
     return std::round(bits / weights * 100.0) / 100.0;
 }
 
+codebook::CodebookKind checkpoint_codebook(const std::map<std::string, LayerCodes>& layers, const std::string& where) {
+    if (layers.empty()) throw Error(where, "no quantized layers to write");
+    const codebook::CodebookKind kind = codebook_kind(layers.begin()->second);
+    for (const auto& [p, a] : layers)
+        if (codebook_kind(a) != kind)
+            throw Error(where, "layer '" + p + "' uses the " + codebook::codebook_name(codebook_kind(a)) +
+                                   " codebook and '" + layers.begin()->first + "' the " + codebook::codebook_name(kind) +
+                                   ": a checkpoint records one codebook for all its layers");
+    return kind;
+}
+
 void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& c, const ProgressFn& progress) {
     const std::string where = out_dir.string();
     if (!c.source_config.is_object()) throw Error(where, "the source config must be a JSON object");
-    if (c.layers.empty()) throw Error(where, "no quantized layers to write");
+    const codebook::CodebookKind kind = checkpoint_codebook(c.layers, where);
     for (const auto& extra : c.extra_files) {
         const std::string& name = extra.first;
         bool ours = name == "model.safetensors" || name == "config.json" || name == "quantize_config.json" ||
@@ -125,27 +136,11 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
         if (!tensors.emplace(name, t.detach().to(torch::kCPU).contiguous()).second)
             throw Error(where, "tensor '" + name + "' is given twice");
     };
-    json layer_bpw = json::object();
+    json bpw_by_layer = json::object();
     for (const auto& [prefix, a] : c.layers) {
-        a.validate(prefix);
-        for (int64_t s = 0; s < a.num_stages(); ++s) add(prefix + ".Qidxs" + (s ? std::to_string(s + 1) : ""), a.qidxs[s]);
-        for (size_t i = 0; i < a.inv_resid_scale.size(); ++i)
-            add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""),
-                torch::tensor(a.inv_resid_scale[i], torch::kFloat32).reshape({}));
-        // Every scale of a stage the layer does not have is written as 0: the
-        // reference counts stages by the first zero scale, and its loader
-        // under transformers 5 fills a missing one with uninitialised memory
-        // (it relied on _load_from_state_dict, which transformers 5 no longer
-        // calls). Its CPU decode reads inv_resid_scale2 even at 2 bpw, so the
-        // next stage's zero alone is not enough there (NaN logits). At most
-        // 12 bytes per layer; readers that go by Qidxs<k> ignore them.
-        for (size_t i = a.inv_resid_scale.size(); i < 3; ++i)
-            add(prefix + ".inv_resid_scale" + (i ? std::to_string(i + 1) : ""), torch::zeros({}, torch::kFloat32));
-        add(prefix + ".SU", a.su);
-        add(prefix + ".SV", a.sv);
-        add(prefix + ".Wscale", torch::tensor(a.wscale, torch::kFloat32).reshape({}));
-        if (a.bias.defined()) add(prefix + ".bias", a.bias);
-        layer_bpw[prefix] = a.bpw;
+        validate(a, prefix);
+        for (const auto& [suffix, t] : layer_tensors(a)) add(prefix + "." + suffix, t);
+        bpw_by_layer[prefix] = layer_bpw(a);
     }
     for (const auto& [name, t] : c.unquantized) {
         const auto dot = name.rfind('.');
@@ -166,8 +161,8 @@ void write_glq_checkpoint(const fs::path& out_dir, const GlqCheckpointContents& 
     }
 
     const json bpw = checkpoint_bpw_value(c.layers);
-    json qcfg = {{"quant_method", "glq"}, {"codebook", "e8_shell"}, {"block_diagonal", true},
-                 {"codesz", 8},           {"bpw", bpw},             {"layer_bpw", layer_bpw}};
+    json qcfg = {{"quant_method", "glq"}, {"codebook", codebook::codebook_name(kind)}, {"block_diagonal", true},
+                 {"codesz", 8},           {"bpw", bpw},             {"layer_bpw", bpw_by_layer}};
     json config = c.source_config;
     config["use_cache"] = true;
     config["quantization_config"] = qcfg;
@@ -254,6 +249,7 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
     qc.codebook = q.contains("codebook") && q["codebook"].is_string() ? q["codebook"].get<std::string>() : "e8_shell";
     if (qc.codebook != "e8_shell")
         throw Error(cfg_where, "codebook \"" + qc.codebook + "\" is not supported by this build (it reads e8_shell)");
+    const codebook::CodebookKind kind = codebook::parse_codebook(qc.codebook, cfg_where);
     if (q.contains("bpw") && q["bpw"].is_number()) qc.bpw = q["bpw"].get<double>();
     if (q.contains("codesz") && q["codesz"].is_number_integer()) qc.codesz = q["codesz"].get<int>();
     if (q.contains("block_diagonal") && q["block_diagonal"].is_boolean()) qc.block_diagonal = q["block_diagonal"].get<bool>();
@@ -269,55 +265,35 @@ GlqCheckpoint read_glq_checkpoint(const fs::path& dir) {
     const io::SafetensorsModel st = io::SafetensorsModel::open_dir(dir);
     const std::vector<std::string> names = st.names();
     const std::set<std::string> name_set(names.begin(), names.end());
+    // A layer is found by its first stage's codes.
     const std::string suffix = ".Qidxs";
     for (const auto& name : names) {
         if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
         const std::string prefix = name.substr(0, name.size() - suffix.size());
-        const std::string file = *st.view(name).file;
-        ShellLayerArtifacts a;
-        a.qidxs.push_back(read_tensor(st, prefix + ".Qidxs", io::DType::I16, 2));
-        // Stages 2..4 are present when their indices exist and their cumulative
-        // scale is nonzero (the reference's rule; it writes no keys for absent stages).
-        for (int s = 2; s <= 4; ++s) {
-            const std::string qn = prefix + ".Qidxs" + std::to_string(s);
-            const std::string sn = prefix + ".inv_resid_scale" + (s == 2 ? "" : std::to_string(s - 1));
-            if (!name_set.count(qn)) break;
-            if (!name_set.count(sn)) throw Error(file, "tensor '" + qn + "' has no '" + sn + "'");
-            const float scale = read_tensor(st, sn, io::DType::F32, 0).item<float>();
-            if (scale == 0.0f) break;
-            a.qidxs.push_back(read_tensor(st, qn, io::DType::I16, 2));
-            a.inv_resid_scale.push_back(scale);
-        }
-        a.su = read_tensor(st, prefix + ".SU", io::DType::F16, 1);
-        a.sv = read_tensor(st, prefix + ".SV", io::DType::F16, 1);
-        a.wscale = read_tensor(st, prefix + ".Wscale", io::DType::F32, 0).item<float>();
-        if (name_set.count(prefix + ".bias")) {
-            const io::TensorView bv = st.view(prefix + ".bias");
-            const auto bt = torch_dtype_of(bv.info->dtype);
-            if (!bt || !c10::isFloatingType(*bt))
-                throw Error(file, "tensor '" + prefix + ".bias' must be floating point, got " + io::dtype_name(bv.info->dtype));
-            a.bias = read_tensor(st, prefix + ".bias", bv.info->dtype, 1);
-        }
-        const int64_t m = a.qidxs[0].size(0), n = 8 * a.qidxs[0].size(1);
-        if (a.su.size(0) != m || a.sv.size(0) != n)
-            throw Error(file, "layer '" + prefix + "': SU has " + std::to_string(a.su.size(0)) + " and SV " +
-                                  std::to_string(a.sv.size(0)) + " entries for Qidxs of " + std::to_string(m) + " rows and " +
-                                  std::to_string(n) + " columns (a legacy power-of-two padded layout is not supported)");
-        const int64_t stages = a.num_stages();
+        LayerTensorSource src;
+        src.where = *st.view(name).file;
+        src.prefix = prefix;
+        src.has = [&](const std::string& sfx) { return name_set.count(prefix + "." + sfx) > 0; };
+        src.get = [&](const std::string& sfx, io::DType want, int64_t rank) {
+            return read_tensor(st, prefix + "." + sfx, want, rank);
+        };
+        src.get_float = [&](const std::string& sfx, int64_t rank) {
+            const std::string full = prefix + "." + sfx;
+            const io::TensorView v = st.view(full);
+            const auto t = torch_dtype_of(v.info->dtype);
+            if (!t || !c10::isFloatingType(*t))
+                throw Error(*v.file, "tensor '" + full + "' must be floating point, got " + io::dtype_name(v.info->dtype));
+            return read_tensor(st, full, v.info->dtype, rank);
+        };
+        std::optional<int> bpw;
         if (auto it = qc.layer_bpw.find(prefix); it != qc.layer_bpw.end()) {
-            a.bpw = it->second;
+            bpw = it->second;
         } else if (qc.layer_bpw.empty() && qc.bpw == std::floor(qc.bpw) && qc.bpw >= 2) {
-            a.bpw = static_cast<int>(qc.bpw);
-        } else if (qc.layer_bpw.empty()) {
-            // No per-layer record: odd rates end in an 8-bit stage.
-            const bool small_last = stages > 1 && a.qidxs.back().max().item<int64_t>() < codebook::kE8SmallCodebookSize &&
-                                    a.qidxs.back().min().item<int64_t>() >= 0;
-            a.bpw = static_cast<int>(2 * stages - (small_last ? 1 : 0));
-        } else {
+            bpw = static_cast<int>(qc.bpw);
+        } else if (!qc.layer_bpw.empty()) {
             throw Error(cfg_where, "quantized layer '" + prefix + "' is missing from quantization_config.layer_bpw");
         }
-        a.validate(file + ": " + prefix);
-        ck.layers.emplace(prefix, std::move(a));
+        ck.layers.emplace(prefix, read_layer_codes(kind, src, bpw));
     }
     if (ck.layers.empty())
         throw Error(dir.string(), "no quantized layers (no '<prefix>.Qidxs' tensors) in the safetensors files");

@@ -32,7 +32,7 @@
 
 #include "core/common/progress.h"
 #include "core/format/layer_metrics.h"
-#include "core/format/shell_layer.h"
+#include "core/format/layer_codes.h"
 
 namespace glq::format {
 
@@ -47,7 +47,7 @@ struct CheckpointRunInfo {
 
 struct GlqCheckpointContents {
     nlohmann::json source_config;  // the source model's config.json (an object)
-    std::map<std::string, ShellLayerArtifacts> layers;  // HF module prefix -> artifacts
+    std::map<std::string, LayerCodes> layers;  // HF module prefix -> stored codes (one codebook)
     // Every tensor that stays as it is (embeddings, norms, lm_head if untied), by name.
     std::vector<std::pair<std::string, torch::Tensor>> unquantized;
     std::map<std::string, LayerQuantMetrics> metrics;  // optional, per prefix
@@ -69,7 +69,7 @@ void write_glq_checkpoint(const std::filesystem::path& out_dir, const GlqCheckpo
 
 // The parameter-weighted average as config.json records it: an int when all
 // layers share one rate, else rounded to 2 decimals.
-nlohmann::json checkpoint_bpw_value(const std::map<std::string, ShellLayerArtifacts>& layers);
+nlohmann::json checkpoint_bpw_value(const std::map<std::string, LayerCodes>& layers);
 
 struct GlqQuantizationConfig {
     std::string codebook = "e8_shell";
@@ -83,7 +83,7 @@ struct GlqCheckpoint {
     std::filesystem::path dir;
     nlohmann::json config;  // config.json as written
     GlqQuantizationConfig quantization;
-    std::map<std::string, ShellLayerArtifacts> layers;  // on the CPU, validated
+    std::map<std::string, LayerCodes> layers;  // on the CPU, validated
 };
 
 // True when dir/config.json has quantization_config.quant_method == "glq".

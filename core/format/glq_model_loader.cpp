@@ -2,6 +2,8 @@
 
 #include <set>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 #include <torch/torch.h>
 
@@ -27,15 +29,21 @@ std::unique_ptr<model::Transformer> load_glq_model(const fs::path& dir, const mo
         const auto it = ckpt.layers.find(prefix);
         if (it == ckpt.layers.end())
             return options.linear_factory ? options.linear_factory(prefix, out, in, bias) : nullptr;
-        const ShellLayerArtifacts& a = it->second;
+        const LayerCodes& codes = it->second;
         // The bias follows config.json, as the dense loader's does: a mismatch
         // is a broken checkpoint, not something to guess about.
-        if (bias != a.bias.defined())
+        if (bias != layer_bias(codes).defined())
             throw Error(config_file, "linear '" + prefix + "' " + (bias ? "needs a bias by config.json, but the checkpoint has no '" + prefix + ".bias'"
                                                                        : "has a '" + prefix + ".bias' that config.json does not allow"));
         built.insert(prefix);
-        if (options.decode_on_load) return std::make_shared<DecodedShellLinear>(a, options.device, wdtype, prefix);
-        return std::make_shared<CompressedShellLinear>(a, options.device, workspace, prefix);
+        if (options.decode_on_load) return std::make_shared<DecodedGlqLinear>(codes, options.device, wdtype, prefix);
+        return std::visit(
+            [&](const auto& a) -> std::shared_ptr<model::LinearOp> {
+                using T = std::decay_t<decltype(a)>;
+                if constexpr (std::is_same_v<T, ShellLayerArtifacts>)
+                    return std::make_shared<CompressedShellLinear>(a, options.device, workspace, prefix);
+            },
+            codes);
     };
     std::unique_ptr<model::Transformer> model = model::Transformer::load(dir, load);
     for (const auto& [prefix, a] : ckpt.layers)

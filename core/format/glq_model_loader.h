@@ -3,7 +3,7 @@
 // engine's Transformer: unquantized tensors as the dense loader reads them,
 // every quantized linear as a CompressedShellLinear (it keeps the codes and
 // multiplies against them), or, with LoadOptions::decode_on_load, as a
-// DecodedShellLinear (dequantised once at load: the reference path).
+// DecodedGlqLinear (dequantised once at load: the reference path).
 //
 // How: the checkpoint is read once (read_glq_checkpoint) and handed to
 // model::Transformer::load through LoadOptions::linear_factory, which builds

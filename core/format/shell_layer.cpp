@@ -106,6 +106,64 @@ void ShellLayerArtifacts::validate(const std::string& where) const {
     }
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> shell_layer_tensors(const ShellLayerArtifacts& a) {
+    std::vector<std::pair<std::string, torch::Tensor>> t;
+    for (int64_t s = 0; s < a.num_stages(); ++s) t.emplace_back("Qidxs" + (s ? std::to_string(s + 1) : std::string()), a.qidxs[s]);
+    for (size_t i = 0; i < a.inv_resid_scale.size(); ++i)
+        t.emplace_back("inv_resid_scale" + (i ? std::to_string(i + 1) : std::string()),
+                       torch::tensor(a.inv_resid_scale[i], torch::kFloat32).reshape({}));
+    // Every scale of a stage the layer does not have is written as 0: the
+    // reference counts stages by the first zero scale, and its loader under
+    // transformers 5 fills a missing one with uninitialised memory (it relied
+    // on _load_from_state_dict, which transformers 5 no longer calls). Its CPU
+    // decode reads inv_resid_scale2 even at 2 bpw, so the next stage's zero
+    // alone is not enough there (NaN logits). At most 12 bytes per layer;
+    // readers that go by Qidxs<k> ignore them.
+    for (size_t i = a.inv_resid_scale.size(); i < 3; ++i)
+        t.emplace_back("inv_resid_scale" + (i ? std::to_string(i + 1) : std::string()), torch::zeros({}, torch::kFloat32));
+    t.emplace_back("SU", a.su);
+    t.emplace_back("SV", a.sv);
+    t.emplace_back("Wscale", torch::tensor(a.wscale, torch::kFloat32).reshape({}));
+    if (a.bias.defined()) t.emplace_back("bias", a.bias);
+    return t;
+}
+
+ShellLayerArtifacts read_shell_layer(const LayerTensorSource& src, std::optional<int> bpw) {
+    ShellLayerArtifacts a;
+    a.qidxs.push_back(src.get("Qidxs", io::DType::I16, 2));
+    for (int s = 2; s <= 4; ++s) {
+        const std::string qn = "Qidxs" + std::to_string(s);
+        const std::string sn = "inv_resid_scale" + (s == 2 ? std::string() : std::to_string(s - 1));
+        if (!src.has(qn)) break;
+        if (!src.has(sn)) throw Error(src.where, "tensor '" + src.name(qn) + "' has no '" + src.name(sn) + "'");
+        const float scale = src.get(sn, io::DType::F32, 0).item<float>();
+        if (scale == 0.0f) break;
+        a.qidxs.push_back(src.get(qn, io::DType::I16, 2));
+        a.inv_resid_scale.push_back(scale);
+    }
+    a.su = src.get("SU", io::DType::F16, 1);
+    a.sv = src.get("SV", io::DType::F16, 1);
+    a.wscale = src.get("Wscale", io::DType::F32, 0).item<float>();
+    if (src.has("bias")) a.bias = src.get_float("bias", 1);
+    const int64_t m = a.qidxs[0].size(0), n = 8 * a.qidxs[0].size(1);
+    if (a.su.size(0) != m || a.sv.size(0) != n)
+        throw Error(src.where, "layer '" + src.prefix + "': SU has " + std::to_string(a.su.size(0)) + " and SV " +
+                                   std::to_string(a.sv.size(0)) + " entries for Qidxs of " + std::to_string(m) +
+                                   " rows and " + std::to_string(n) +
+                                   " columns (a legacy power-of-two padded layout is not supported)");
+    if (bpw) {
+        a.bpw = *bpw;
+    } else {
+        // No recorded rate: odd rates end in an 8-bit stage.
+        const int64_t stages = a.num_stages();
+        const bool small_last = stages > 1 && a.qidxs.back().max().item<int64_t>() < kE8SmallCodebookSize &&
+                                a.qidxs.back().min().item<int64_t>() >= 0;
+        a.bpw = static_cast<int>(2 * stages - (small_last ? 1 : 0));
+    }
+    a.validate(src.prefix.empty() ? src.where : src.where + ": " + src.prefix);
+    return a;
+}
+
 torch::Tensor decode_rht_weight(const ShellLayerArtifacts& a, const torch::Device& device) {
     std::vector<torch::Tensor> idx;
     idx.reserve(a.qidxs.size());

@@ -11,10 +11,14 @@
 // it, the engine's linears (decoded_linear.h, compressed_linear.h) run it.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
+
+#include "core/format/layer_tensor_source.h"
 
 namespace glq::format {
 
@@ -40,6 +44,15 @@ struct ShellLayerArtifacts {
     void validate(const std::string& where) const;
 };
 
+// The layer's tensors under their checkpoint suffixes: Qidxs, Qidxs2..,
+// inv_resid_scale.. (a stage the layer does not have as 0, see the .cpp),
+// SU, SV, Wscale, bias.
+std::vector<std::pair<std::string, torch::Tensor>> shell_layer_tensors(const ShellLayerArtifacts& a);
+// Reads them back: stages 2..4 are present when their indices exist and their
+// cumulative scale is nonzero (the reference's rule). Without a recorded
+// `bpw`, an odd rate is recognised by a last stage inside the 256-row table.
+// Validated; throws glq::Error naming the file and tensor.
+ShellLayerArtifacts read_shell_layer(const LayerTensorSource& source, std::optional<int> bpw);
 
 // W~ (RHT domain, float32 [m, n]) on `device`.
 torch::Tensor decode_rht_weight(const ShellLayerArtifacts& a, const torch::Device& device = torch::kCPU);

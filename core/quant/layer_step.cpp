@@ -73,6 +73,7 @@ torch::Tensor quantize_decoder_layer(const LayerStep& step, int64_t layer, const
             } else {
                 const model::DenseLinear& dense = dense_of(model, prefix);
                 LayerQuantOptions lo;
+                lo.codebook = o.codebook;
                 lo.bpw = r.bpw;
                 lo.tune_iters = tune_iters_for(o.tune_iters, r.bpw);
                 lo.cancel = cb.cancel;
@@ -83,7 +84,7 @@ torch::Tensor quantize_decoder_layer(const LayerStep& step, int64_t layer, const
                 QuantizedLayer q = quantize_layer(dense.weight().to(torch::kFloat32), h->for_linear(prefix), lo,
                                                   dense.bias().defined() ? dense.bias().to(torch::kFloat32)
                                                                          : torch::Tensor());
-                step.resume.save(prefix, q.artifacts, q.metrics);
+                step.resume.save(prefix, q.codes, q.metrics);
                 it = results.emplace(prefix, std::move(q)).first;
             }
             const LayerQuantMetrics& m = it->second.metrics;
@@ -110,7 +111,7 @@ torch::Tensor quantize_decoder_layer(const LayerStep& step, int64_t layer, const
             if (dense.bias().defined()) bias = dense.bias();
             auto op = std::make_shared<model::DenseLinear>(q.w_hat.to(model.dtype()), bias);
             contents.metrics.emplace(prefix, q.metrics);
-            contents.layers.emplace(prefix, std::move(q.artifacts));
+            contents.layers.emplace(prefix, std::move(q.codes));
             model.replace_linear(prefix, op);
         }
         if (!last) next = o.propagate ? run_layer(model, layer, hidden, cb.cancel, windows_of(forward)) : dense_next;

@@ -1,18 +1,19 @@
 #pragma once
-// LDLQ with the E8 shell codebook, as the reference `glq` package runs it
-// (glq/ldlq.py, quantize_ldlq_codebook{,_2stage,_nstage}): a block LDL
-// factorisation of the (RHT-domain) Hessian, then a sweep over 8-column
-// blocks from the last to the first, each block's target corrected by the
-// Hessian-weighted error of the blocks already quantised, and quantised by
-// nearest E8 codeword with residual stages inside the block.
+// LDLQ as the reference `glq` package runs it (glq/ldlq.py for E8,
+// glq/trellis.py trellis_ldlq for the trellis), with the codebook as an
+// argument (core/codebook/codebook.h): a block LDL factorisation of the
+// (RHT-domain) Hessian in blocks of the codebook's strip width, then a sweep
+// over the column strips from the last to the first, each strip's target
+// corrected by the Hessian-weighted error of the strips already quantised and
+// encoded by the codebook through all its residual stages.
 //
 // Differences from the reference, all deliberate and format-neutral:
 //  - The sweep runs in float32 on CPU and CUDA (the reference drops to fp16 on
 //    CUDA); the Cholesky factorisation runs in float64.
-//  - The full->256 paired residual scale is searched on the reference's grid
-//    with a seeded generator, so a run is reproducible (the reference draws
-//    unseeded samples). Only the cumulative 1/prod(rs) values are stored, so
-//    any choice decodes correctly everywhere.
+//  - The E8 full->256 paired residual scale is searched on the reference's
+//    grid with a seeded generator, so a run is reproducible (the reference
+//    draws unseeded samples). Only the cumulative 1/prod(rs) values are
+//    stored, so any choice decodes correctly everywhere.
 //  - The proxy loss is measured against the Hessian the caller passed (not the
 //    heavier-damped or identity fallback), so losses stay comparable across
 //    layers and bit rates.
@@ -23,15 +24,11 @@
 
 #include <torch/types.h>
 
-#include "core/codebook/e8_shell/shell_decode.h"
+#include "core/codebook/codebook.h"
 #include "core/common/progress.h"
 #include "core/format/layer_metrics.h"
 
 namespace glq::quant {
-
-constexpr int64_t kLdlqBlock = codebook::kShellBlock;  // E8: one codeword per 8 columns
-using codebook::kMaxShellBpw;
-using codebook::kMinShellBpw;
 
 // H = L · blockdiag(D) · Lᵀ with L unit block-lower-triangular (identity
 // diagonal blocks) and D the b×b diagonal blocks. Computed in float64.
@@ -40,33 +37,9 @@ struct BlockLdl {
     torch::Tensor D;  // [n/b, b, b] float64
 };
 // Returns nullopt when H is not (numerically) positive definite.
-std::optional<BlockLdl> try_block_ldl(const torch::Tensor& h, int64_t block = kLdlqBlock);
+std::optional<BlockLdl> try_block_ldl(const torch::Tensor& h, int64_t block);
 // Same, throwing glq::Error when H is not positive definite.
-BlockLdl block_ldl(const torch::Tensor& h, int64_t block = kLdlqBlock);
-
-// The residual-stage recipe of one bit rate (the reference's
-// quantize_layer_e8_shell_rht): 16-bit stages use the whole 65,536-entry
-// table, 8-bit stages its first 256 rows.
-//   2: [full]  3: [full, 256]  4: [full, full]  5: [full, full, 256]
-//   6: full×3  7: full×3 + 256  8: full×4
-struct ShellRecipe {
-    int bpw = 2;
-    std::vector<int64_t> codebook_sizes;  // per stage: 65536 or 256
-    // resid_scales[s] multiplies the residual before stage s+1 is quantised.
-    std::vector<double> resid_scales;
-    // Stage weights in the reconstruction, rounded to float32 exactly as they
-    // are stored (inv_resid_scale*): 1, 1/rs1, 1/(rs1·rs2), ...
-    std::vector<float> stage_weights;
-    int64_t num_stages() const { return static_cast<int64_t>(codebook_sizes.size()); }
-};
-// Throws glq::Error for a bpw outside 2..8.
-ShellRecipe shell_recipe(int bpw);
-
-// The residual scale for a full -> 256-entry transition: the value on the
-// reference's grid {0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30} that minimises the
-// two-stage error on 8,000 standard normal 8-vectors drawn from a generator
-// seeded with `seed`. Computed once per seed and cached.
-double paired_resid_scale_full_to_small(uint64_t seed = 0);
+BlockLdl block_ldl(const torch::Tensor& h, int64_t block);
 
 struct LdlqOptions {
     // false: plain nearest rounding of every block (for comparisons/tests).
@@ -75,11 +48,12 @@ struct LdlqOptions {
     // reference's second 1%).
     double damping = 0.01;
     // Refinement passes after the sweep (the reference's --tune-iters): each
-    // pass visits the blocks again, last to first, and re-quantises block k
-    // towards the proxy's optimum with every other block fixed,
+    // pass visits the strips again, last to first, and re-encodes strip k
+    // towards the proxy's optimum with every other strip fixed,
     //   target = Ŵ_k + ((W - Ŵ)·H)_k · H_kk⁻¹,
-    // through all residual stages. Unlike the reference, a row keeps its new
-    // codes only when they lower its proxy loss (the exact change is cheap:
+    // through all residual stages. Unlike the reference, a group of rows (one
+    // row for E8, one 16-row tile band for the trellis) keeps its new codes
+    // only when they lower its proxy loss (the exact change is cheap:
     // -2·δ·E_k + δ·H_kk·δᵀ per row), so a pass never makes a layer worse.
     int tune_iters = 0;
     const CancelToken* cancel = nullptr;
@@ -89,9 +63,13 @@ struct LdlqOptions {
 using format::DampingTier;
 
 struct LdlqResult {
-    // Per stage, codebook indices [m, n/8] int64 (values < the stage's codebook size).
-    std::vector<torch::Tensor> indices;
-    ShellRecipe recipe;
+    codebook::CodebookKind codebook = codebook::CodebookKind::E8Shell;
+    int bpw = 2;
+    // Per stage, the codebook's layer codes (RateEncoder::assemble): E8 int64
+    // indices [m, n/8] (values < the stage's table size); trellis int32
+    // states [tiles, 256/V].
+    std::vector<torch::Tensor> codes;
+    std::vector<float> stage_weights;  // 1, 1/rs, ... as stored
     float wscale = 1.0f;       // rms(W)·opt_scale (1 when W is ~0)
     torch::Tensor w_hat;       // [m, n] float32, decoded exactly as a reader would
     double proxy_loss = 0.0;   // tr(ΔW·H·ΔWᵀ)/m with the H passed in
@@ -100,14 +78,12 @@ struct LdlqResult {
     DampingTier damping_tier = DampingTier::Normal;
 };
 
-// Quantises W [m, n] (n a multiple of 8) against H [n, n] at `bpw` (2..8).
-// W and H are both in the same (usually RHT) domain; the work runs on W's
-// device in float32. Throws glq::Error on bad shapes or bpw, glq::Cancelled
-// when the token fires.
-LdlqResult ldlq_quantize(const torch::Tensor& w, const torch::Tensor& h, int bpw,
+// Quantises W [m, n] against H [n, n] with `codebook` at `bpw`. W and H are
+// both in the same (usually RHT) domain; the work runs on W's device in
+// float32. Throws glq::Error on bad shapes (the codebook's own rules) or bpw,
+// glq::Cancelled when the token fires.
+LdlqResult ldlq_quantize(const torch::Tensor& w, const torch::Tensor& h, const codebook::Codebook& codebook, int bpw,
                          const LdlqOptions& options = {});
-
-using codebook::decode_shell;
 
 // tr(ΔW·H·ΔWᵀ)/m in float64.
 double proxy_loss(const torch::Tensor& w, const torch::Tensor& w_hat, const torch::Tensor& h);

@@ -64,15 +64,19 @@ struct Prepared {
     uint64_t calibration_key = 0;
 };
 
+// Every linear must be storable by the codebook (its shape rule), checked
+// before any calibration work.
 void check_model_dims(const model::Transformer& model, const std::vector<std::string>& prefixes,
-                      const fs::path& config) {
+                      const fs::path& config, codebook::CodebookKind kind) {
+    const codebook::Codebook& cb = codebook::codebook_of(kind);
     for (const std::string& p : prefixes) {
         const auto op = model.linear(p);
-        if (op->in_features() % 8 != 0 || op->out_features() % 8 != 0)
+        try {
+            cb.check_shape(op->out_features(), op->in_features(), p);
+        } catch (const Error& e) {
             throw Error(config.string(), "projection " + p + " is " + std::to_string(op->out_features()) + " x " +
-                                             std::to_string(op->in_features()) +
-                                             ": GLQ quantizes blocks of 8 weights, so every linear's dimensions "
-                                             "must be multiples of 8");
+                                             std::to_string(op->in_features()) + ": " + e.problem());
+        }
     }
 }
 
@@ -89,7 +93,7 @@ Prepared prepare(const QuantizationJobOptions& o, const QuantizationCallbacks& c
     load.stream_layers = choose_layer_streaming(p.dir, o.layer_streaming, load, cb.log);
     p.model = model::Transformer::load(p.dir, load);
     p.prefixes = p.model->linear_prefixes();
-    check_model_dims(*p.model, p.prefixes, p.dir.config_path());
+    check_model_dims(*p.model, p.prefixes, p.dir.config_path(), o.codebook);
     return p;
 }
 
@@ -170,6 +174,7 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
                 const torch::Tensor w = dense.weight().to(torch::kFloat32);
                 for (int b : bpws) {
                     LayerQuantOptions lo;
+                    lo.codebook = o.codebook;
                     lo.bpw = b;
                     lo.tune_iters = tune_iters_for(o.tune_iters, b);
                     lo.cancel = cb.cancel;
@@ -256,7 +261,7 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     }
 
     // Resume folder beside the output.
-    const ResumeStore resume(o.output_dir, resume_settings(p.calibration_key, o.propagate, o.device, plan, o.tune_iters),
+    const ResumeStore resume(o.output_dir, resume_settings(p.calibration_key, o.propagate, o.device, o.codebook, plan, o.tune_iters),
                              o.resume);
     if (resume.resumed()) note(cb, "resuming from " + resume.dir().string());
 
@@ -301,8 +306,8 @@ QuantizationSummary run_quantization_job(const QuantizationJobOptions& o, const 
     contents.run.total_time_s = seconds_since(started);
     double bits = 0, params = 0;
     for (const auto& [prefix, a] : contents.layers) {
-        const double n = static_cast<double>(a.out_features() * a.in_features());
-        bits += n * a.bpw;
+        const double n = static_cast<double>(format::out_features(a) * format::in_features(a));
+        bits += n * format::layer_bpw(a);
         params += n;
     }
     summary.average_bpw = params > 0 ? bits / params : 0.0;

@@ -47,6 +47,7 @@
 
 #include <torch/types.h>
 
+#include "core/codebook/codebook.h"
 #include "core/common/progress.h"
 #include "core/plan/bpw_map.h"
 #include "core/plan/sensitivity.h"
@@ -65,6 +66,7 @@ int tune_iters_for(int requested, int bpw);
 struct QuantizationJobOptions {
     std::filesystem::path model_dir;
     std::filesystem::path output_dir;
+    codebook::CodebookKind codebook = codebook::CodebookKind::E8Shell;
     double bpw = 4.0;                     // integer: uniform; fractional: profile + allocator
     std::filesystem::path bpw_map_file;   // when set, overrides bpw/min/max
     std::optional<plan::BpwMap> bpw_map;  // the same, held in memory (the GUI's map); wins over the file

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "core/common/error.h"
-#include "core/codebook/e8_shell/e8_codebook.h"
 #include "core/quant/rht.h"
 
 namespace glq::quant {
@@ -28,17 +27,14 @@ QuantizedLayer quantize_layer(const torch::Tensor& w_in, const torch::Tensor& h_
     const auto t0 = std::chrono::steady_clock::now();
     if (w_in.dim() != 2) throw Error("quantize_layer", "the weight must be a matrix, got " + shape_str(w_in));
     const int64_t m = w_in.size(0), n = w_in.size(1);
-    if (n % kLdlqBlock != 0)
-        throw Error("quantize_layer",
-                    "in_features " + std::to_string(n) +
-                        " is not a multiple of 8: the E8 shell format stores one index per 8 input columns, and "
-                        "padded columns would not decode with the same Hadamard blocks");
+    const codebook::Codebook& cb = codebook::codebook_of(options.codebook);
+    cb.check_shape(m, n, "quantize_layer");
     if (h_in.dim() != 2 || h_in.size(0) != n || h_in.size(1) != n)
         throw Error("quantize_layer", "the Hessian must be [" + std::to_string(n) + ", " + std::to_string(n) +
                                           "] for a weight " + shape_str(w_in) + ", got " + shape_str(h_in));
     if (bias.defined() && (bias.dim() != 1 || bias.size(0) != m))
         throw Error("quantize_layer", "the bias must be [" + std::to_string(m) + "], got " + shape_str(bias));
-    shell_recipe(options.bpw);  // rejects a bad bpw before any work
+    cb.check_bpw(options.bpw, "quantize_layer");  // before any work
 
     const torch::Device device = w_in.device();
     const torch::Tensor w = w_in.to(torch::kFloat32).contiguous();
@@ -59,20 +55,14 @@ QuantizedLayer quantize_layer(const torch::Tensor& w_in, const torch::Tensor& h_
     lo.tune_iters = options.tune_iters;
     lo.cancel = options.cancel;
     lo.progress = options.progress;
-    const LdlqResult r = ldlq_quantize(w_tilde, h_tilde, options.bpw, lo);
+    const LdlqResult r = ldlq_quantize(w_tilde, h_tilde, cb, options.bpw, lo);
 
     QuantizedLayer out;
-    ShellLayerArtifacts& a = out.artifacts;
-    a.bpw = options.bpw;
-    for (const auto& idx : r.indices) a.qidxs.push_back(idx.to(torch::kCPU).to(torch::kInt32).to(torch::kInt16));
-    a.inv_resid_scale.assign(r.recipe.stage_weights.begin() + 1, r.recipe.stage_weights.end());
-    a.su = signs.su.to(torch::kFloat16);
-    a.sv = signs.sv.to(torch::kFloat16);
-    a.wscale = r.wscale;
-    if (bias.defined()) a.bias = bias.detach().to(torch::kCPU).clone();
+    out.codes = format::make_layer_codes(options.codebook, options.bpw, r.codes, r.stage_weights, signs.su, signs.sv,
+                                         r.wscale, bias);
 
     // Ŵ through the reader's own path, so a reload reproduces it bit for bit.
-    out.w_hat = dequantize_layer(a, device);
+    out.w_hat = dequantize_layer(out.codes, device);
 
     LayerQuantMetrics& mt = out.metrics;
     mt.bpw = options.bpw;

@@ -1,13 +1,14 @@
 #pragma once
-// One linear layer through the GLQ e8_shell pipeline, as the reference's
-// quantize_layer_e8_shell_rht does it: damp H by 1% of its mean diagonal,
-// RHT both sides of W and the input side of H (seed-42 signs), LDLQ at the
-// layer's bit rate, and the artifacts in the checkpoint's layout
-// (core/format/shell_layer.h, which also holds their decode).
-// We require in_features % 8 == 0 (no column padding): the reference pads to
-// a multiple of 8 after the RHT, but a padded n block-decomposes differently
-// on load, so such a layer would not round-trip; every model we support has
-// n % 8 == 0 and anything else gets a clear error.
+// One linear layer through the GLQ pipeline with a chosen codebook, as the
+// reference's quantize_layer_e8_shell_rht / quantize_layer_trellis_rht do it:
+// damp H by 1% of its mean diagonal, RHT both sides of W and the input side
+// of H (seed-42 signs), LDLQ at the layer's bit rate with the codebook, and
+// the codes in the checkpoint's layout (core/format/layer_codes.h, which also
+// holds their decode).
+// No padding: the codebook's shape rule applies (E8: in_features % 8 == 0;
+// the reference pads to a multiple of 8 after the RHT, but a padded n
+// block-decomposes differently on load, so such a layer would not
+// round-trip). Anything else gets a clear error.
 
 #include <cstdint>
 #include <string>
@@ -17,14 +18,17 @@
 
 #include "core/common/progress.h"
 #include "core/format/layer_metrics.h"
-#include "core/format/shell_layer.h"
+#include "core/codebook/codebook.h"
+#include "core/format/layer_codes.h"
 #include "core/quant/ldlq.h"
 
 namespace glq::quant {
 
+using format::LayerCodes;
 using format::ShellLayerArtifacts;
 
 struct LayerQuantOptions {
+    codebook::CodebookKind codebook = codebook::CodebookKind::E8Shell;
     int bpw = 2;
     double damping = 0.01;      // relative, applied before the RHT (and again inside LDLQ)
     uint64_t sign_seed = 42;    // the reference's RHT seed
@@ -37,7 +41,7 @@ struct LayerQuantOptions {
 using format::LayerQuantMetrics;
 
 struct QuantizedLayer {
-    ShellLayerArtifacts artifacts;  // on the CPU
+    LayerCodes codes;               // on the CPU
     torch::Tensor w_hat;            // float32 [m, n], original domain, on W's device
     LayerQuantMetrics metrics;
 };

@@ -56,8 +56,11 @@ LayerQuantMetrics metrics_from_json(const json& j) {
 } // namespace
 
 std::string resume_settings(uint64_t calibration_key, bool propagate, const torch::Device& device,
-                            const std::map<std::string, int>& plan, int tune_iters) {
-    json j = {{"calibration_key", key_hex(calibration_key)}, {"propagate", propagate},
+                            codebook::CodebookKind codebook, const std::map<std::string, int>& plan, int tune_iters) {
+    // layer_format 2: a linear's file holds the checkpoint's own tensors
+    // (format::layer_tensors); folders of earlier versions start afresh.
+    json j = {{"layer_format", 2}, {"codebook", codebook::codebook_name(codebook)},
+              {"calibration_key", key_hex(calibration_key)}, {"propagate", propagate},
               {"device", device.is_cuda() ? "cuda" : "cpu"}, {"plan", plan},
               {"tune_iters", tune_iters}};
     return j.dump(1);
@@ -75,21 +78,18 @@ ResumeStore::ResumeStore(const fs::path& output_dir, const std::string& settings
     }
 }
 
-void ResumeStore::save(const std::string& prefix, const ShellLayerArtifacts& a, const LayerQuantMetrics& m) const {
+void ResumeStore::save(const std::string& prefix, const LayerCodes& codes, const LayerQuantMetrics& m) const {
     const fs::path file = dir_ / (prefix + ".safetensors");
     std::vector<torch::Tensor> keep;
     std::vector<io::TensorRef> refs;
-    const auto add = [&](const std::string& name, const torch::Tensor& t) {
+    // The layer's tensors exactly as a checkpoint stores them (format::layer_tensors).
+    for (const auto& [name, t] : format::layer_tensors(codes)) {
         torch::Tensor c = t.to(torch::kCPU).contiguous();
         keep.push_back(c);
         refs.push_back({name, io_dtype(c.scalar_type(), file.string()), c.sizes().vec(),
                         {reinterpret_cast<const std::byte*>(c.data_ptr()), c.nbytes()}});
-    };
-    for (size_t s = 0; s < a.qidxs.size(); ++s) add("Qidxs" + std::to_string(s), a.qidxs[s]);
-    add("SU", a.su);
-    add("SV", a.sv);
-    if (a.bias.defined()) add("bias", a.bias);
-    json meta = {{"wscale", a.wscale}, {"inv_resid_scale", a.inv_resid_scale}, {"metrics", metrics_json(m)}};
+    }
+    json meta = {{"codebook", codebook::codebook_name(format::codebook_kind(codes))}, {"metrics", metrics_json(m)}};
     io::write_safetensors(file, refs, {{"glq_resume", meta.dump()}});
 }
 
@@ -98,35 +98,43 @@ std::optional<QuantizedLayer> ResumeStore::load(const std::string& prefix, const
     std::error_code ec;
     if (!fs::is_regular_file(file, ec)) return std::nullopt;
     auto st = io::SafetensorsFile::open(file);
+    const std::string where = file.string();
     const auto tensor = [&](const std::string& name) {
         const io::TensorView v = st->view(name);
-        const torch::ScalarType dtype = v.info->dtype == io::DType::I16
-                                            ? torch::kInt16
-                                            : model::torch_dtype_of(v.info->dtype, file.string());
+        const torch::ScalarType dtype = v.info->dtype == io::DType::I16 ? torch::kInt16 : model::torch_dtype_of(v.info->dtype, where);
         torch::Tensor t = torch::empty(v.info->shape, dtype);
         std::memcpy(t.data_ptr(), v.bytes.data(), v.bytes.size());
         return t;
     };
     auto meta_it = st->metadata().find("glq_resume");
-    if (meta_it == st->metadata().end()) throw Error(file.string(), "not a resume file (no glq_resume metadata)");
+    if (meta_it == st->metadata().end()) throw Error(where, "not a resume file (no glq_resume metadata)");
     QuantizedLayer q;
-    ShellLayerArtifacts& a = q.artifacts;
+    codebook::CodebookKind kind = codebook::CodebookKind::E8Shell;
     try {
         const json meta = json::parse(meta_it->second);
         q.metrics = metrics_from_json(meta.at("metrics"));
-        a.wscale = meta.at("wscale").get<float>();
-        a.inv_resid_scale = meta.at("inv_resid_scale").get<std::vector<float>>();
+        kind = codebook::parse_codebook(meta.at("codebook").get<std::string>(), where);
     } catch (const json::exception& e) {
         // A damaged file is named, not reported as a bare nlohmann message.
-        throw Error(file.string(), std::string("corrupt resume file (") + e.what() + "); rerun without --resume");
+        throw Error(where, std::string("corrupt resume file (") + e.what() + "); rerun without --resume");
     }
-    a.bpw = q.metrics.bpw;
-    for (int s = 0; st->find("Qidxs" + std::to_string(s)); ++s) a.qidxs.push_back(tensor("Qidxs" + std::to_string(s)));
-    a.su = tensor("SU");
-    a.sv = tensor("SV");
-    if (st->find("bias")) a.bias = tensor("bias");
-    a.validate(file.string());
-    q.w_hat = dequantize_layer(a, device);
+    format::LayerTensorSource src;
+    src.where = where;
+    src.has = [&](const std::string& name) { return st->find(name) != nullptr; };
+    src.get = [&](const std::string& name, io::DType want, int64_t rank) {
+        const io::TensorInfo* info = st->find(name);
+        if (!info) throw Error(where, "tensor '" + name + "' is missing");
+        if (info->dtype != want || (rank >= 0 && static_cast<int64_t>(info->shape.size()) != rank))
+            throw Error(where, "tensor '" + name + "' is not a " + io::dtype_name(want) + " tensor of rank " + std::to_string(rank));
+        return tensor(name);
+    };
+    src.get_float = [&](const std::string& name, int64_t rank) {
+        torch::Tensor t = tensor(name);
+        if (!t.is_floating_point() || t.dim() != rank) throw Error(where, "tensor '" + name + "' is not a floating-point vector");
+        return t;
+    };
+    q.codes = format::read_layer_codes(kind, src, q.metrics.bpw);
+    q.w_hat = dequantize_layer(q.codes, device);
     return q;
 }
 

@@ -6,9 +6,9 @@
 // reused are a contract with earlier runs.
 //
 // Layout: settings.json (the settings the linears depend on: calibration
-// key, propagation, device kind, the whole plan, tuning passes) and one
-// "<linear prefix>.safetensors" per finished linear (its index, sign and
-// bias tensors, with the scales and metrics in the metadata "glq_resume"),
+// key, propagation, device kind, codebook, the whole plan, tuning passes) and one
+// "<linear prefix>.safetensors" per finished linear (the tensors a checkpoint
+// stores for it, with its codebook and metrics in the metadata "glq_resume"),
 // each written atomically. A run reuses the folder only when asked to and
 // its settings file is byte for byte the new run's; otherwise the folder is
 // started afresh. A resumed run produces the same checkpoint as an
@@ -27,7 +27,7 @@ namespace glq::quant {
 
 // The settings text a store is matched on.
 std::string resume_settings(uint64_t calibration_key, bool propagate, const torch::Device& device,
-                            const std::map<std::string, int>& plan, int tune_iters);
+                            codebook::CodebookKind codebook, const std::map<std::string, int>& plan, int tune_iters);
 
 class ResumeStore {
 public:
@@ -43,7 +43,7 @@ public:
     // Throws glq::Error naming the file when it is corrupt.
     std::optional<QuantizedLayer> load(const std::string& prefix, const torch::Device& device) const;
     // Stores a finished linear (atomically).
-    void save(const std::string& prefix, const ShellLayerArtifacts& artifacts, const LayerQuantMetrics& metrics) const;
+    void save(const std::string& prefix, const LayerCodes& codes, const LayerQuantMetrics& metrics) const;
     // After a successful export: the folder and everything in it.
     void remove() const;
 

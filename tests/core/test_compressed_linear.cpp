@@ -51,7 +51,7 @@ double rel_max_error(const torch::Tensor& y, const torch::Tensor& ref) {
 // (‖Ŵ‖_F/√m · rms x): the max over up to 1536 × 16 outputs is ~4-5σ, measured
 // below 5e-4; 1e-3 leaves room. The kernel test below checks the rigorous
 // per-output bound.
-double layer_error(const torch::Tensor& y, const torch::Tensor& ref, const torch::Tensor& x, const DecodedShellLinear& dec,
+double layer_error(const torch::Tensor& y, const torch::Tensor& ref, const torch::Tensor& x, const DecodedGlqLinear& dec,
                    int64_t B) {
     if (B >= 17) return rel_max_error(y, ref);
     const torch::Tensor w = dec.weight().to(torch::kFloat64);
@@ -124,7 +124,7 @@ GLQ_TEST(compressed_cpu_forward_equals_the_decoded_layer) {
                                      {1, 64, 7, false},     {100, 200, 4, true}};
     for (const Case& c : cases) {
         const ShellLayerArtifacts a = random_layer(c.m, c.n, c.bpw, c.bias, static_cast<uint64_t>(c.m + 7 * c.n + c.bpw));
-        const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
+        const DecodedGlqLinear dec(a, torch::kCPU, torch::kFloat32);
         const CompressedShellLinear comp(a, torch::kCPU);
         CHECK_EQ(comp.in_features(), c.n);
         CHECK_EQ(comp.out_features(), c.m);
@@ -146,7 +146,7 @@ GLQ_TEST(compressed_cpu_forward_equals_the_decoded_layer) {
 GLQ_TEST(scalar_loop_computes_what_the_avx2_path_does) {
     const ShellLayerArtifacts a = random_layer(130, 1536, 4, true, 5);
     const CompressedShellLinear comp(a, torch::kCPU);
-    const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
+    const DecodedGlqLinear dec(a, torch::kCPU, torch::kFloat32);
     const torch::Tensor x = torch::randn({3, 1536});
     const torch::Tensor fast = comp.forward(x);
     glq::kernels::cpu::e8_shell_disable_vnni(true);
@@ -165,7 +165,7 @@ GLQ_TEST(a_compressed_layer_holds_its_codes_not_a_dense_weight) {
     for (int bpw : {2, 4, 8}) {
         const ShellLayerArtifacts a = random_layer(1536, 576, bpw, false, 11);
         const CompressedShellLinear comp(a, torch::kCPU);
-        const DecodedShellLinear dec(a, torch::kCPU, torch::kBFloat16);
+        const DecodedGlqLinear dec(a, torch::kCPU, torch::kBFloat16);
         CHECK_EQ(comp.kind(), std::string("glq"));
         CHECK_EQ(dec.kind(), std::string("glq-decoded"));
         CHECK_EQ(comp.storage_bytes(), a.storage_bytes());

@@ -48,7 +48,7 @@ Fixture make_fixture(const fs::path& tokenizer_dir) {
         LayerQuantOptions o;
         o.bpw = s.bpw;
         QuantizedLayer q = quantize_layer(w, hessian(s.n, seed++), o, b);
-        f.contents.layers[s.prefix] = q.artifacts;
+        f.contents.layers[s.prefix] = q.codes;
         f.contents.metrics[s.prefix] = q.metrics;
         f.w_hat[s.prefix] = q.w_hat;
     }
@@ -153,7 +153,7 @@ GLQ_TEST(writes_the_reference_layout_and_reads_it_back) {
     const GlqCheckpoint back = read_glq_checkpoint(out);
     CHECK_EQ(back.layers.size(), 3u);
     for (const auto& [p, a] : f.contents.layers) {
-        check_same(a, back.layers.at(p));
+        check_same(std::get<ShellLayerArtifacts>(a), std::get<ShellLayerArtifacts>(back.layers.at(p)));
         CHECK(torch::equal(dequantize_layer(back.layers.at(p)), f.w_hat.at(p)));
     }
     CHECK(is_glq_checkpoint(out));
@@ -180,7 +180,7 @@ GLQ_TEST(uniform_rate_is_written_as_an_integer) {
     for (auto& [p, a] : c.layers) {
         LayerQuantOptions o;
         o.bpw = 4;
-        a = quantize_layer(dequantize_layer(a), torch::eye(a.in_features()), o).artifacts;
+        a = quantize_layer(dequantize_layer(a), torch::eye(in_features(a)), o).codes;
     }
     CHECK(checkpoint_bpw_value(c.layers).is_number_integer());
     CHECK_EQ(checkpoint_bpw_value(c.layers), 4);
@@ -191,7 +191,7 @@ GLQ_TEST(uniform_rate_is_written_as_an_integer) {
     config["quantization_config"].erase("layer_bpw");
     config["quantization_config"]["bpw"] = 4.5;
     glq::write_file_atomic(out / "config.json", config.dump());
-    for (const auto& [p, a] : read_glq_checkpoint(out).layers) CHECK_EQ(a.bpw, 4);
+    for (const auto& [p, a] : read_glq_checkpoint(out).layers) CHECK_EQ(layer_bpw(a), 4);
 }
 
 GLQ_TEST(bad_contents_leave_nothing_behind) {
@@ -204,7 +204,7 @@ GLQ_TEST(bad_contents_leave_nothing_behind) {
     c.unquantized.emplace_back("model.layers.0.mlp.down_proj.SU", torch::zeros({64}));
     CHECK_THROWS_WITH(write_glq_checkpoint(out, c), "given twice");
     c = make_fixture({}).contents;
-    c.layers.begin()->second.bpw = 7;
+    std::get<ShellLayerArtifacts>(c.layers.begin()->second).bpw = 7;
     CHECK_THROWS_WITH(write_glq_checkpoint(out, c), "bpw 7 needs 4 index stages");
     CHECK(!fs::exists(out));
 }

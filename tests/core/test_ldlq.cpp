@@ -1,8 +1,10 @@
-// Block LDL, the LDLQ sweep and the shell residual-stage recipes.
+// Block LDL and the LDLQ sweep (with the E8 shell codebook).
 
 #include <torch/torch.h>
 
 #include "core/codebook/e8_shell/e8_codebook.h"
+#include "core/codebook/e8_shell/shell_codebook.h"
+#include "core/codebook/e8_shell/shell_decode.h"
 #include "core/quant/ldlq.h"
 #include "tests/support/test.h"
 
@@ -27,7 +29,7 @@ torch::Tensor correlated_hessian(int64_t n, int64_t seed, double shared = 0.8) {
 GLQ_TEST(block_ldl_reconstructs_the_hessian) {
     const int64_t n = 48;
     const torch::Tensor h = correlated_hessian(n, 1) + 0.01 * torch::eye(n, torch::kFloat64);
-    const BlockLdl ldl = block_ldl(h);
+    const BlockLdl ldl = block_ldl(h, 8);
     CHECK_EQ(ldl.D.sizes().vec(), (std::vector<int64_t>{n / 8, 8, 8}));
     // L·blockdiag(D)·Lᵀ == H
     torch::Tensor dfull = torch::zeros({n, n}, torch::kFloat64);
@@ -46,55 +48,22 @@ GLQ_TEST(block_ldl_reconstructs_the_hessian) {
 GLQ_TEST(block_ldl_rejects_an_indefinite_matrix) {
     torch::Tensor h = torch::eye(16, torch::kFloat64);
     h[3][3] = -1.0;
-    CHECK(!try_block_ldl(h).has_value());
-    CHECK_THROWS_WITH(block_ldl(h), "not positive definite");
-    CHECK_THROWS_WITH(block_ldl(torch::eye(12)), "not a multiple of the block size");
-}
-
-GLQ_TEST(recipes_match_the_reference_bit_rates) {
-    const std::vector<std::vector<int64_t>> sizes = {
-        {65536}, {65536, 256}, {65536, 65536}, {65536, 65536, 256},
-        {65536, 65536, 65536}, {65536, 65536, 65536, 256}, {65536, 65536, 65536, 65536}};
-    for (int bpw = 2; bpw <= 8; ++bpw) {
-        const ShellRecipe r = shell_recipe(bpw);
-        CHECK_EQ(r.codebook_sizes, sizes[bpw - 2]);
-        // Bits: 16 per full stage, 8 per small stage, per 8 weights.
-        int64_t bits = 0;
-        for (int64_t s : r.codebook_sizes) bits += s == 65536 ? 16 : 8;
-        CHECK_EQ(bits, 8 * bpw);
-        CHECK_EQ(r.stage_weights.size(), r.codebook_sizes.size());
-        CHECK_EQ(r.stage_weights[0], 1.0f);
-        for (size_t s = 1; s < r.stage_weights.size(); ++s) {
-            const double rs = r.resid_scales[s - 1];
-            CHECK_NEAR(r.stage_weights[s], r.stage_weights[s - 1] / rs, 1e-6 * r.stage_weights[s]);
-            if (r.codebook_sizes[s] == 65536) CHECK_EQ(rs, 3.0);
-        }
-    }
-    CHECK_THROWS_WITH(shell_recipe(9), "2..8");
-    CHECK_THROWS_WITH(shell_recipe(1), "2..8");
-}
-
-GLQ_TEST(paired_residual_scale_is_on_the_grid_and_reproducible) {
-    const double rs = paired_resid_scale_full_to_small(0);
-    const std::vector<double> grid = {0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30};
-    CHECK(std::find(grid.begin(), grid.end(), rs) != grid.end());
-    CHECK_EQ(paired_resid_scale_full_to_small(0), rs);
-    // The 256-entry table is much coarser than the residual's natural scale:
-    // the optimum must enlarge the residual, not shrink it.
-    CHECK(rs > 1.0);
+    CHECK(!try_block_ldl(h, 8).has_value());
+    CHECK_THROWS_WITH(block_ldl(h, 8), "not positive definite");
+    CHECK_THROWS_WITH(block_ldl(torch::eye(12), 8), "not a multiple of the block size");
 }
 
 GLQ_TEST(identity_hessian_sweep_is_plain_nearest_rounding) {
     torch::manual_seed(3);
     const int64_t m = 24, n = 64;
     const torch::Tensor w = torch::randn({m, n});
-    const LdlqResult r = ldlq_quantize(w, torch::eye(n), 2);
+    const LdlqResult r = ldlq_quantize(w, torch::eye(n), e8_shell_codebook(), 2);
     const torch::Tensor wr = w / r.wscale;
     const torch::Tensor expect = e8_nearest(wr.reshape({-1, 8})).reshape({m, n / 8});
-    CHECK(torch::equal(r.indices[0], expect));
+    CHECK(torch::equal(r.codes[0], expect));
     LdlqOptions no_feedback;
     no_feedback.error_feedback = false;
-    CHECK(torch::equal(ldlq_quantize(w, torch::eye(n), 2, no_feedback).indices[0], expect));
+    CHECK(torch::equal(ldlq_quantize(w, torch::eye(n), e8_shell_codebook(), 2, no_feedback).codes[0], expect));
     CHECK_NEAR(r.wscale, w.pow(2).mean().sqrt().item<double>(), 1e-6);
 }
 
@@ -105,8 +74,8 @@ GLQ_TEST(proxy_loss_falls_monotonically_with_bit_rate) {
     const torch::Tensor h = correlated_hessian(n, 5);
     double previous = std::numeric_limits<double>::infinity();
     for (int bpw = 2; bpw <= 8; ++bpw) {
-        const LdlqResult r = ldlq_quantize(w, h, bpw);
-        CHECK_EQ(static_cast<int64_t>(r.indices.size()), r.recipe.num_stages());
+        const LdlqResult r = ldlq_quantize(w, h, e8_shell_codebook(), bpw);
+        CHECK_EQ(static_cast<int64_t>(r.codes.size()), static_cast<int64_t>(r.stage_weights.size()));
         CHECK_MSG(r.proxy_loss < previous, "bpw " << bpw << ": proxy " << r.proxy_loss << " >= " << previous);
         CHECK(r.relative_proxy_loss > 0 && r.relative_proxy_loss < 1);
         CHECK_NEAR(r.proxy_loss, proxy_loss(w, r.w_hat, h), 1e-9 * r.proxy_loss);
@@ -126,8 +95,8 @@ GLQ_TEST(error_feedback_beats_plain_rounding_on_a_correlated_hessian) {
     LdlqOptions plain;
     plain.error_feedback = false;
     for (int bpw : {2, 3, 4}) {
-        const double with_fb = ldlq_quantize(w, h, bpw).proxy_loss;
-        const double without = ldlq_quantize(w, h, bpw, plain).proxy_loss;
+        const double with_fb = ldlq_quantize(w, h, e8_shell_codebook(), bpw).proxy_loss;
+        const double without = ldlq_quantize(w, h, e8_shell_codebook(), bpw, plain).proxy_loss;
         CHECK_MSG(with_fb < 0.95 * without, "bpw " << bpw << ": " << with_fb << " vs " << without);
     }
 }
@@ -138,12 +107,12 @@ GLQ_TEST(tuning_passes_never_raise_the_proxy_and_lower_it_at_low_rates) {
     const torch::Tensor w = torch::randn({m, n});
     const torch::Tensor h = correlated_hessian(n, 13);
     for (int bpw : {2, 3, 4}) {
-        double previous = ldlq_quantize(w, h, bpw).proxy_loss;
+        double previous = ldlq_quantize(w, h, e8_shell_codebook(), bpw).proxy_loss;
         const double untuned = previous;
         for (int iters : {1, 2}) {
             LdlqOptions tuned;
             tuned.tune_iters = iters;
-            const LdlqResult r = ldlq_quantize(w, h, bpw, tuned);
+            const LdlqResult r = ldlq_quantize(w, h, e8_shell_codebook(), bpw, tuned);
             // A row takes new codes only when its proxy falls (float32 on the
             // way, float64 here: allow rounding, not a real increase).
             CHECK_MSG(r.proxy_loss <= previous * (1 + 1e-5),
@@ -162,9 +131,9 @@ GLQ_TEST(tuning_keeps_nearest_rounding_on_an_identity_hessian) {
     LdlqOptions tuned;
     tuned.tune_iters = 2;
     for (int bpw : {2, 3}) {
-        const LdlqResult plain = ldlq_quantize(w, torch::eye(64), bpw);
-        const LdlqResult r = ldlq_quantize(w, torch::eye(64), bpw, tuned);
-        for (size_t s = 0; s < r.indices.size(); ++s) CHECK(torch::equal(r.indices[s], plain.indices[s]));
+        const LdlqResult plain = ldlq_quantize(w, torch::eye(64), e8_shell_codebook(), bpw);
+        const LdlqResult r = ldlq_quantize(w, torch::eye(64), e8_shell_codebook(), bpw, tuned);
+        for (size_t s = 0; s < r.codes.size(); ++s) CHECK(torch::equal(r.codes[s], plain.codes[s]));
     }
 }
 
@@ -178,22 +147,22 @@ GLQ_TEST(tuning_reports_progress_over_every_pass_and_keeps_small_stages_small) {
         last_done = p.done;
         last_total = p.total;
     };
-    const LdlqResult r = ldlq_quantize(w, correlated_hessian(64, 16), 3, tuned);
+    const LdlqResult r = ldlq_quantize(w, correlated_hessian(64, 16), e8_shell_codebook(), 3, tuned);
     CHECK_EQ(last_total, int64_t{3 * 64 / 8});
     CHECK_EQ(last_done, last_total);
-    CHECK(r.indices.back().max().item<int64_t>() < 256);
+    CHECK(r.codes.back().max().item<int64_t>() < 256);
     LdlqOptions negative;
     negative.tune_iters = -1;
-    CHECK_THROWS_WITH(ldlq_quantize(w, torch::eye(64), 2, negative), "tune_iters");
+    CHECK_THROWS_WITH(ldlq_quantize(w, torch::eye(64), e8_shell_codebook(), 2, negative), "tune_iters");
 }
 
 GLQ_TEST(small_stage_indices_stay_in_the_first_256_rows) {
     torch::manual_seed(8);
     const torch::Tensor w = torch::randn({16, 32});
     for (int bpw : {3, 5, 7}) {
-        const LdlqResult r = ldlq_quantize(w, correlated_hessian(32, 9), bpw);
-        CHECK(r.indices.back().max().item<int64_t>() < 256);
-        CHECK(r.indices.front().max().item<int64_t>() >= 256);  // the full table is in use
+        const LdlqResult r = ldlq_quantize(w, correlated_hessian(32, 9), e8_shell_codebook(), bpw);
+        CHECK(r.codes.back().max().item<int64_t>() < 256);
+        CHECK(r.codes.front().max().item<int64_t>() >= 256);  // the full table is in use
     }
 }
 
@@ -211,20 +180,20 @@ GLQ_TEST(decode_reads_int16_storage_as_uint16) {
 GLQ_TEST(degenerate_hessians_fall_back_instead_of_failing) {
     torch::manual_seed(11);
     const torch::Tensor w = torch::randn({8, 16});
-    const LdlqResult zero = ldlq_quantize(w, torch::zeros({16, 16}), 2);
+    const LdlqResult zero = ldlq_quantize(w, torch::zeros({16, 16}), e8_shell_codebook(), 2);
     CHECK(zero.damping_tier == DampingTier::Heavy);
     torch::Tensor indefinite = torch::eye(16);
     indefinite[0][0] = -50.0;
-    const LdlqResult bad = ldlq_quantize(w, indefinite, 2);
+    const LdlqResult bad = ldlq_quantize(w, indefinite, e8_shell_codebook(), 2);
     CHECK(bad.damping_tier != DampingTier::Normal);
     CHECK(torch::isfinite(bad.w_hat).all().item<bool>());
 }
 
 GLQ_TEST(bad_shapes_are_reported_clearly) {
-    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 12}), torch::eye(12), 2), "multiple of 8");
-    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 16}), torch::eye(8), 2), "Hessian must be [16, 16]");
-    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 16}), torch::eye(16), 9), "2..8");
+    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 12}), torch::eye(12), e8_shell_codebook(), 2), "multiple of 8");
+    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 16}), torch::eye(8), e8_shell_codebook(), 2), "Hessian must be [16, 16]");
+    CHECK_THROWS_WITH(ldlq_quantize(torch::randn({4, 16}), torch::eye(16), e8_shell_codebook(), 9), "2..8");
     torch::Tensor nan_w = torch::randn({4, 16});
     nan_w[0][0] = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH(ldlq_quantize(nan_w, torch::eye(16), 2), "NaN");
+    CHECK_THROWS_WITH(ldlq_quantize(nan_w, torch::eye(16), e8_shell_codebook(), 2), "NaN");
 }

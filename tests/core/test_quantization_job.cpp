@@ -101,8 +101,9 @@ fs::path uninterrupted(QuantizationJobOptions o, const fs::path& out) {
 void check_same_codes(const fs::path& a_dir, const fs::path& b_dir) {
     const GlqCheckpoint a = read_glq_checkpoint(a_dir), b = read_glq_checkpoint(b_dir);
     CHECK_EQ(a.layers.size(), b.layers.size());
-    for (const auto& [prefix, la] : a.layers) {
-        const ShellLayerArtifacts& lb = b.layers.at(prefix);
+    for (const auto& [prefix, codes] : a.layers) {
+        const ShellLayerArtifacts& la = std::get<ShellLayerArtifacts>(codes);
+        const ShellLayerArtifacts& lb = std::get<ShellLayerArtifacts>(b.layers.at(prefix));
         CHECK_EQ(la.qidxs.size(), lb.qidxs.size());
         for (size_t k = 0; k < la.qidxs.size(); ++k) CHECK_MSG(torch::equal(la.qidxs[k], lb.qidxs[k]), prefix);
         CHECK(torch::equal(la.su, lb.su) && torch::equal(la.sv, lb.sv));
@@ -253,7 +254,7 @@ GLQ_TEST(cancel_leaves_no_output_and_resume_matches_an_uninterrupted_run) {
 
 GLQ_TEST(resume_store_is_matched_on_its_settings_and_names_a_damaged_file) {
     const fs::path out = glq::test::temp_dir() / "store";
-    const std::string settings = glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 2}}, -1);
+    const std::string settings = glq::quant::resume_settings(7, true, torch::kCPU, glq::codebook::CodebookKind::E8Shell, {{"a", 2}}, -1);
     {
         const glq::quant::ResumeStore fresh(out, settings, /*resume=*/true);  // nothing to resume yet
         CHECK(!fresh.resumed());
@@ -270,7 +271,7 @@ GLQ_TEST(resume_store_is_matched_on_its_settings_and_names_a_damaged_file) {
     CHECK_THROWS_WITH(again.load("model.layers.0.mlp.up_proj", torch::kCPU),
                       (again.dir() / "model.layers.0.mlp.up_proj.safetensors").string() + ": corrupt resume file");
     // Other settings (another plan): started afresh, the old linears gone.
-    const glq::quant::ResumeStore other(out, glq::quant::resume_settings(7, true, torch::kCPU, {{"a", 3}}, -1), true);
+    const glq::quant::ResumeStore other(out, glq::quant::resume_settings(7, true, torch::kCPU, glq::codebook::CodebookKind::E8Shell, {{"a", 3}}, -1), true);
     CHECK(!other.resumed());
     CHECK(!other.load("model.layers.0.mlp.up_proj", torch::kCPU));
     other.remove();
@@ -314,7 +315,7 @@ GLQ_TEST(progress_moves_inside_linears_and_export_counts_bytes) {
     const QuantizationSummary s = run_quantization_job(options_for(model, out, tmp, 2), cb);
     const GlqCheckpoint ckpt = read_glq_checkpoint(out);
     for (const LayerResult& r : s.layers) {
-        const ShellLayerArtifacts& a = ckpt.layers.at(r.prefix);
+        const ShellLayerArtifacts& a = std::get<ShellLayerArtifacts>(ckpt.layers.at(r.prefix));
         finished_weights += a.out_features() * a.in_features();
         boundaries.insert(finished_weights);
     }
@@ -390,7 +391,7 @@ GLQ_TEST(hessian_cache_is_reused) {
     CHECK_EQ(s2.hessian_layers_from_cache, 5);
     const GlqCheckpoint b = read_glq_checkpoint(tmp / "b"), c = read_glq_checkpoint(tmp / "c");
     for (const auto& [prefix, lb] : b.layers)
-        CHECK(torch::equal(lb.qidxs[0], c.layers.at(prefix).qidxs[0]));
+        CHECK(torch::equal(std::get<ShellLayerArtifacts>(lb).qidxs[0], std::get<ShellLayerArtifacts>(c.layers.at(prefix)).qidxs[0]));
     // The same rate with other tuning: the earlier layers' weights differ, so
     // only layer 0's Hessians may be reused; then that setting is cached too.
     QuantizationJobOptions tuned = options_for(model, tmp / "d", tmp, 2);
@@ -429,7 +430,7 @@ GLQ_TEST(bad_inputs_get_one_clear_message) {
     CHECK_THROWS_WITH(run_quantization_job(o), "calibration text too short");
 
     o = options_for(stories(), out, tmp, 4);
-    CHECK_THROWS_WITH(run_quantization_job(o), "multiples of 8");
+    CHECK_THROWS_WITH(run_quantization_job(o), "down_proj is 64 x 172: in_features 172 is not a multiple of 8");
     CHECK(!fs::exists(out));
     CHECK(!fs::exists(out.string() + ".glq-resume"));
 }

@@ -1,4 +1,4 @@
-// quantize_layer: artifacts in the reference layout, exact dequantisation, and DecodedShellLinear.
+// quantize_layer: artifacts in the reference layout, exact dequantisation, and DecodedGlqLinear.
 
 #include <torch/torch.h>
 
@@ -32,7 +32,7 @@ GLQ_TEST(artifacts_have_the_reference_dtypes_and_shapes_per_bpw) {
         LayerQuantOptions o;
         o.bpw = bpw;
         const QuantizedLayer q = quantize_layer(w, h, o);
-        const ShellLayerArtifacts& a = q.artifacts;
+        const ShellLayerArtifacts& a = std::get<ShellLayerArtifacts>(q.codes);
         const int64_t stages = (bpw + 1) / 2;  // 2:1 3:2 4:2 5:3 6:3 7:4 8:4
         CHECK_EQ(a.num_stages(), stages);
         CHECK_EQ(static_cast<int64_t>(a.inv_resid_scale.size()), stages - 1);
@@ -65,10 +65,10 @@ GLQ_TEST(dequantize_reproduces_w_hat_exactly) {
         LayerQuantOptions o;
         o.bpw = bpw;
         const QuantizedLayer q = quantize_layer(w, h, o);
-        CHECK(torch::equal(dequantize_layer(q.artifacts), q.w_hat));
+        CHECK(torch::equal(dequantize_layer(std::get<ShellLayerArtifacts>(q.codes)), q.w_hat));
         // And the RHT domain decode really is Wscale·Σ c_s·CB[idx_s].
-        const torch::Tensor wt = decode_rht_weight(q.artifacts);
-        CHECK(torch::allclose(inverse_rht_weight(wt, q.artifacts.su.to(torch::kFloat32), q.artifacts.sv.to(torch::kFloat32)),
+        const torch::Tensor wt = decode_rht_weight(std::get<ShellLayerArtifacts>(q.codes));
+        CHECK(torch::allclose(inverse_rht_weight(wt, std::get<ShellLayerArtifacts>(q.codes).su.to(torch::kFloat32), std::get<ShellLayerArtifacts>(q.codes).sv.to(torch::kFloat32)),
                               q.w_hat, 0, 0));
     }
 }
@@ -98,7 +98,7 @@ GLQ_TEST(glq_linear_forward_equals_the_dequantized_matmul) {
     LayerQuantOptions o;
     o.bpw = 4;
     const QuantizedLayer q = quantize_layer(w, make_hessian(kCols, 8), o, b);
-    DecodedShellLinear op(q.artifacts, torch::kCPU);
+    DecodedGlqLinear op(std::get<ShellLayerArtifacts>(q.codes), torch::kCPU);
     CHECK_EQ(op.in_features(), kCols);
     CHECK_EQ(op.out_features(), kRows);
     CHECK_EQ(op.kind(), std::string("glq-decoded"));
@@ -120,26 +120,26 @@ GLQ_TEST(bad_layers_are_refused_with_clear_errors) {
 
     o.bpw = 3;
     QuantizedLayer q = quantize_layer(torch::randn({8, 16}), torch::eye(16), o);
-    ShellLayerArtifacts a = q.artifacts;
+    ShellLayerArtifacts a = std::get<ShellLayerArtifacts>(q.codes);
     a.bpw = 4;  // 4 bpw has two full stages: fine by count, but validate the 8-bit rule the other way
     a.validate("x");
     a.bpw = 5;
     CHECK_THROWS_WITH(a.validate("model.layers.0.mlp.up_proj"), "model.layers.0.mlp.up_proj: bpw 5 needs 3 index stages");
-    a = q.artifacts;
+    a = std::get<ShellLayerArtifacts>(q.codes);
     a.qidxs[1] = a.qidxs[1] + 300;
     CHECK_THROWS_WITH(a.validate("p"), "outside 0..255");
-    a = q.artifacts;
+    a = std::get<ShellLayerArtifacts>(q.codes);
     a.sv = a.sv * 2;
     CHECK_THROWS_WITH(a.validate("p"), "p.SV: holds values other than +1 and -1");
-    a = q.artifacts;
+    a = std::get<ShellLayerArtifacts>(q.codes);
     a.su = a.su.to(torch::kFloat32);
     CHECK_THROWS_WITH(a.validate("p"), "p.SU: expected float16");
-    a = q.artifacts;
+    a = std::get<ShellLayerArtifacts>(q.codes);
     a.inv_resid_scale[0] = 0.0f;
     CHECK_THROWS_WITH(a.validate("p"), "p.inv_resid_scale: must be finite and nonzero");
-    a = q.artifacts;
+    a = std::get<ShellLayerArtifacts>(q.codes);
     a.qidxs[0] = a.qidxs[0].to(torch::kInt32);
     CHECK_THROWS_WITH(a.validate("p"), "p.Qidxs: expected int16");
-    CHECK_THROWS_WITH(DecodedShellLinear(a, torch::kCPU, torch::kFloat32, "model.layers.1.self_attn.q_proj"),
+    CHECK_THROWS_WITH(DecodedGlqLinear(a, torch::kCPU, torch::kFloat32, "model.layers.1.self_attn.q_proj"),
                       "model.layers.1.self_attn.q_proj.Qidxs");
 }

@@ -54,7 +54,7 @@ GLQ_TEST(captured_hessians_quantize_a_layer_that_keeps_the_model_close) {
         // LDLQ minimises the Hessian-weighted error (plain SQNR is not its objective):
         // at 8 bpw the weighted error is a tiny fraction of the weighted signal.
         CHECK_MSG(q.metrics.relative_proxy_loss < 1e-3, p << " relative proxy " << q.metrics.relative_proxy_loss);
-        model->replace_linear(p, std::make_shared<CompressedShellLinear>(q.artifacts, torch::kCPU, nullptr, p));
+        model->replace_linear(p, std::make_shared<CompressedShellLinear>(std::get<ShellLayerArtifacts>(q.codes), torch::kCPU, nullptr, p));
     }
     CHECK_EQ(model->linear("model.layers.0.mlp.down_proj")->kind(), std::string("glq"));
     const torch::Tensor quantized = model->forward(ids);

@@ -80,7 +80,7 @@ torch::Tensor run_checked(const glq::kernels::cuda::E8ShellDeviceWeights& w, con
 // compressed layer is no reference here: it rounds x~ to fixed point too, with
 // its own exponent rule (|q| <= 32639), so the two roundings differ now and
 // then and their difference is not a bound on either one's error.
-double typical_error(const torch::Tensor& y, const torch::Tensor& ref, const torch::Tensor& x, const DecodedShellLinear& dec) {
+double typical_error(const torch::Tensor& y, const torch::Tensor& ref, const torch::Tensor& x, const DecodedGlqLinear& dec) {
     const torch::Tensor w = dec.weight().to(torch::kFloat64);
     const double typical = w.norm().item<double>() / std::sqrt(static_cast<double>(w.size(0))) *
                            x.to(torch::kFloat64).pow(2).mean().sqrt().item<double>();
@@ -107,7 +107,7 @@ GLQ_TEST(gpu_compressed_kernels_match_the_decoded_layer) {
     const std::vector<int64_t> batches = {1, 2, 3, 5, 8, 9, 16, 17, 32, 33, 64, 100, 128, 256};
     for (const Case& c : cases) {
         const ShellLayerArtifacts a = random_layer(c.m, c.n, c.bpw, c.bias, static_cast<uint64_t>(c.m * 3 + c.n + c.bpw));
-        const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
+        const DecodedGlqLinear dec(a, torch::kCPU, torch::kFloat32);
         const auto w = device_weights(a);
         torch::Tensor ws = torch::zeros({glq::kernels::cuda::e8_shell_workspace_elems(c.m, w.S, 256)},
                                         torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
@@ -155,7 +155,7 @@ GLQ_TEST(gpu_both_table_placements_agree_and_calls_are_deterministic) {
         const torch::Tensor global = run_checked(w, x, ws);
         glq::kernels::cuda::e8_shell_set_table_placement(E8TablePlacement::Auto);
         CHECK_MSG(torch::equal(shared, global), "B " << B);
-        const DecodedShellLinear dec(a, torch::kCPU, torch::kFloat32);
+        const DecodedGlqLinear dec(a, torch::kCPU, torch::kFloat32);
         CHECK(typical_error(shared, dec.forward(x.cpu()), x.cpu(), dec) < 1e-3);
         // Programmatic dependent launch (of the three kernels) changes when
         // kernels start, not what they compute.

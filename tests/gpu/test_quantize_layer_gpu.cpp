@@ -1,7 +1,7 @@
 // quantize_layer on CUDA against the same layer on the CPU: the GPU sweep
 // (FWHT, block LDL, E8 search and feedback on the device) must reach the
 // CPU's quality, write valid reference-format artifacts, decode exactly, and
-// DecodedShellLinear must run on the device.
+// DecodedGlqLinear must run on the device.
 
 #include <torch/torch.h>
 
@@ -39,9 +39,9 @@ GLQ_TEST(gpu_quantize_layer_matches_cpu_quality_at_every_rate) {
         o.bpw = bpw;
         const QuantizedLayer cpu = quantize_layer(w, h, o);
         const QuantizedLayer gpu = quantize_layer(w.to(torch::kCUDA), h.to(torch::kCUDA), o);
-        gpu.artifacts.validate("gpu layer");
+        std::get<ShellLayerArtifacts>(gpu.codes).validate("gpu layer");
         CHECK(gpu.w_hat.is_cuda());
-        CHECK(!gpu.artifacts.qidxs.front().is_cuda());  // artifacts always come back on the CPU
+        CHECK(!std::get<ShellLayerArtifacts>(gpu.codes).qidxs.front().is_cuda());  // artifacts always come back on the CPU
         // Different summation order on the device may flip a few near-ties,
         // so ask for the same quality, not the same indices.
         const double ratio = gpu.metrics.proxy_loss / cpu.metrics.proxy_loss;
@@ -50,7 +50,7 @@ GLQ_TEST(gpu_quantize_layer_matches_cpu_quality_at_every_rate) {
         CHECK_MSG(std::abs(gpu.metrics.sqnr_db - cpu.metrics.sqnr_db) < 0.1,
                   "bpw " << bpw << ": sqnr " << gpu.metrics.sqnr_db << " vs " << cpu.metrics.sqnr_db);
         // Decoding the artifacts on the device reproduces the sweep's Ŵ.
-        const torch::Tensor decoded = dequantize_layer(gpu.artifacts, torch::kCUDA);
+        const torch::Tensor decoded = dequantize_layer(std::get<ShellLayerArtifacts>(gpu.codes), torch::kCUDA);
         const double err = (decoded - gpu.w_hat).abs().max().item<double>();
         CHECK_MSG(err <= 1e-6 * w.abs().max().item<double>(), "bpw " << bpw << ": decode differs by " << err);
     }
@@ -69,13 +69,13 @@ GLQ_TEST(gpu_tuning_passes_match_cpu_and_never_raise_the_proxy) {
         const QuantizedLayer gpu_plain = quantize_layer(w.to(torch::kCUDA), h.to(torch::kCUDA), plain);
         const QuantizedLayer gpu = quantize_layer(w.to(torch::kCUDA), h.to(torch::kCUDA), tuned);
         const QuantizedLayer cpu = quantize_layer(w, h, tuned);
-        gpu.artifacts.validate("tuned gpu layer");
+        std::get<ShellLayerArtifacts>(gpu.codes).validate("tuned gpu layer");
         CHECK_MSG(gpu.metrics.proxy_loss <= gpu_plain.metrics.proxy_loss * (1 + 1e-5),
                   "bpw " << bpw << ": tuned " << gpu.metrics.proxy_loss << " vs " << gpu_plain.metrics.proxy_loss);
         const double ratio = gpu.metrics.proxy_loss / cpu.metrics.proxy_loss;
         CHECK_MSG(ratio < 1.02 && ratio > 0.98,
                   "bpw " << bpw << ": tuned GPU proxy " << gpu.metrics.proxy_loss << " vs CPU " << cpu.metrics.proxy_loss);
-        const torch::Tensor decoded = dequantize_layer(gpu.artifacts, torch::kCUDA);
+        const torch::Tensor decoded = dequantize_layer(std::get<ShellLayerArtifacts>(gpu.codes), torch::kCUDA);
         CHECK((decoded - gpu.w_hat).abs().max().item<double>() <= 1e-6 * w.abs().max().item<double>());
     }
 }
@@ -89,11 +89,11 @@ GLQ_TEST(gpu_glq_linear_forward_equals_the_dequantized_matmul) {
     const QuantizedLayer q = quantize_layer(w, make_hessian(kCols, 14), o);
     const torch::Tensor x = torch::randn({2, 7, kCols}, torch::kCUDA);
     const torch::Tensor expect = torch::matmul(x, q.w_hat.to(torch::kCUDA).t());
-    DecodedShellLinear f32(q.artifacts, torch::kCUDA, torch::kFloat32);
+    DecodedGlqLinear f32(std::get<ShellLayerArtifacts>(q.codes), torch::kCUDA, torch::kFloat32);
     const torch::Tensor y = f32.forward(x);
     CHECK(y.is_cuda());
     CHECK_MSG(torch::allclose(y, expect, 1e-3, 1e-4), "max diff " << (y - expect).abs().max().item<double>());
-    DecodedShellLinear bf16(q.artifacts, torch::kCUDA, torch::kBFloat16);
+    DecodedGlqLinear bf16(std::get<ShellLayerArtifacts>(q.codes), torch::kCUDA, torch::kBFloat16);
     const torch::Tensor yb = bf16.forward(x.to(torch::kBFloat16)).to(torch::kFloat32);
     const double rel = ((yb - expect).norm() / expect.norm()).item<double>();
     CHECK_MSG(rel < 2e-2, "bf16 relative error " << rel);

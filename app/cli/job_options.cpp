@@ -3,6 +3,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/codebook/codebook.h"
 #include "core/model/dtype.h"
 #include "core/quant/quantization_job.h"
 
@@ -25,6 +26,10 @@ void add_calibration_options(ArgParser& args, const std::string& calib_help) {
                 "refinement passes of LDLQ after its sweep (block coordinate descent on the proxy loss; each "
                 "pass costs about one more sweep); auto: one pass for linears at 2 or 3 bpw, none above",
                 "auto")
+        .option("codebook", "e8_shell|trellis",
+                "the codebook: e8_shell (E8 lattice shells, 16-bit index per 8 weights) or trellis (the "
+                "reference's bitshift trellis with the 3INST code, 16x16 tiles; dimensions multiples of 32)",
+                "e8_shell")
         .option("cache-dir", "DIR", "Hessian cache folder")
         .flag("no-cache", "neither read nor write cached Hessians");
 }
@@ -45,6 +50,8 @@ void read_calibration_options(const ArgParser& args, session::JobOptions& o) {
     o.layer_streaming = args.get("stream-layers");
     (void)quant::parse_layer_streaming(o.layer_streaming);
     o.tune_iters = args.get("tune-iters") == "auto" ? quant::kTuneItersAuto : static_cast<int>(args.get_int("tune-iters"));
+    o.codebook = args.get("codebook");
+    (void)codebook::parse_codebook(o.codebook, "--codebook");  // before any work
     if (args.has("cache-dir")) o.cache_dir = args.get("cache-dir");
     o.use_cache = !args.has("no-cache");
 }

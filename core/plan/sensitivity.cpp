@@ -153,6 +153,11 @@ static SensitivityTable table_from_json(const json& j, const std::string& where)
         throw Error(where, "\"layers\" must be a non-empty array");
     SensitivityTable t;
     if (j.contains("model") && j["model"].is_string()) t.model = j["model"].get<std::string>();
+    if (j.contains("codebook")) {
+        if (!j["codebook"].is_string() || j["codebook"].get<std::string>().empty())
+            throw Error(where, "\"codebook\" must be a codebook name such as \"e8_shell\"");
+        t.codebook = j["codebook"].get<std::string>();
+    }
     std::set<std::string> seen;
     size_t i = 0;
     for (const auto& e : j["layers"]) {
@@ -210,6 +215,7 @@ std::string SensitivityTable::to_json_text() const {
     }
     json j = {{"format", "glq-sensitivity"}, {"version", kVersion}, {"layers", layers_json}};
     if (!model.empty()) j["model"] = model;
+    j["codebook"] = codebook;
     return j.dump(2) + "\n";
 }
 

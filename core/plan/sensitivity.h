@@ -75,6 +75,9 @@ struct RateSummary {
 
 struct SensitivityTable {
     std::string model;
+    // The codebook the losses were measured with ("e8_shell", "trellis"):
+    // losses of two codebooks are not comparable. Absent in a file: e8_shell.
+    std::string codebook = "e8_shell";
     std::vector<LayerSensitivity> layers;
 
     const LayerSensitivity* find(const std::string& name) const;

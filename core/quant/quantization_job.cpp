@@ -157,6 +157,7 @@ SensitivityTable profile_pass(Prepared& p, const QuantizationJobOptions& o, cons
     torch::NoGradGuard no_grad;
     SensitivityTable table;
     table.model = o.model_dir.string();
+    table.codebook = codebook::codebook_name(o.codebook);
     torch::Tensor hidden = embed_windows(p, cb);
     const int64_t total = static_cast<int64_t>(p.prefixes.size() * bpws.size());
     int64_t done = 0;

@@ -130,7 +130,8 @@ std::optional<QuantizedLayer> ResumeStore::load(const std::string& prefix, const
     };
     src.get_float = [&](const std::string& name, int64_t rank) {
         torch::Tensor t = tensor(name);
-        if (!t.is_floating_point() || t.dim() != rank) throw Error(where, "tensor '" + name + "' is not a floating-point vector");
+        if (!t.is_floating_point() || (rank >= 0 && t.dim() != rank))
+            throw Error(where, "tensor '" + name + "' is not a floating-point tensor of rank " + std::to_string(rank));
         return t;
     };
     q.codes = format::read_layer_codes(kind, src, q.metrics.bpw);

@@ -29,6 +29,7 @@ quant::QuantizationJobOptions job_options(const JobOptions& o) {
     quant::QuantizationJobOptions q;
     q.model_dir = o.model_dir;
     q.output_dir = o.output_dir;
+    q.codebook = codebook::parse_codebook(o.codebook, "--codebook");
     q.bpw = o.target_bpw;
     q.min_bpw = o.min_bpw;
     q.max_bpw = o.max_bpw;

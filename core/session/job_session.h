@@ -50,6 +50,7 @@ struct JobOptions {
     // streams when they take more than half of its free memory.
     std::string layer_streaming = "auto";
     std::filesystem::path cache_dir;       // Hessian cache; empty: the default (~/.cache/glq-workbench/hessians)
+    std::string codebook = "e8_shell";     // "e8_shell" | "trellis" (profile and quantize)
     bool use_cache = true;
 
     // quantize() only. Rates: `bpw_map` when not empty (every quantizable

@@ -97,6 +97,22 @@ GLQ_TEST(version_1_files_read_without_relative_errors) {
     CHECK(!again.has_relative_errors());
 }
 
+GLQ_TEST(the_codebook_is_recorded_and_read_back) {
+    SensitivityTable t;
+    t.model = "m";
+    t.record("model.layers.0.mlp.up_proj", 64, 32, 2, 0.5);
+    CHECK_EQ(t.codebook, "e8_shell");  // the default, and what a file without the key means
+    t.codebook = "trellis";
+    const SensitivityTable back = SensitivityTable::from_json_text(t.to_json_text(), "t.json");
+    CHECK_EQ(back.codebook, "trellis");
+    const std::string no_key = R"({"format": "glq-sensitivity", "version": 2,
+        "layers": [{"name": "a", "rows": 8, "cols": 8, "proxy_loss": {"2": 0.5}}]})";
+    CHECK_EQ(SensitivityTable::from_json_text(no_key, "old.json").codebook, "e8_shell");
+    const std::string bad = R"({"format": "glq-sensitivity", "version": 2, "codebook": 3,
+        "layers": [{"name": "a", "rows": 8, "cols": 8, "proxy_loss": {"2": 0.5}}]})";
+    CHECK_THROWS_WITH(SensitivityTable::from_json_text(bad, "bad.json"), "bad.json: \"codebook\" must be a codebook name");
+}
+
 GLQ_TEST(the_allocator_ignores_relative_errors) {
     // Relative errors that rank the layers the other way round from their
     // losses: the allocation must follow the losses alone.
